@@ -1,0 +1,10 @@
+"""rbonn_det: RBONN 1-bit detectors for MMDetection 3.x.
+
+Importing the package registers everything (layers, models, optimizer wrappers,
+hooks) so configs need only ``custom_imports = dict(imports=['rbonn_det'])``.
+"""
+from .version import __version__
+from .utils import safe_checkpoint_loading  # noqa: F401  (torch.load allow-list)
+from . import binary, engine, models  # noqa: F401,E402  (registration)
+
+__all__ = ['__version__']

@@ -1,0 +1,162 @@
+"""1-bit convolutions: conv + input quantizer + weight quantizer.
+
+:class:`BinaryConv2d` is the one conv class. The baselines differ from each
+other only in the quantizers they plug in; :class:`RBOConv` adds the RBO
+parameters (scale s, recurrent coefficient u) and state (the previous gradient
+of W) and uses the bilinear weight quantizer.
+"""
+import torch
+from torch import nn
+
+from .quantizers import ACT_QUANTIZERS, WEIGHT_QUANTIZERS, build_quantizer
+from .rbo import MASK_MODES, bilinear_binarize, bilinear_term, drelu_mask, recurrent_weight
+
+
+class BinaryConv2d(nn.Conv2d):
+    """A 2-D convolution whose input and weight pass through quantizers.
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, padding, dilation,
+        groups, bias, padding_mode: as :class:`torch.nn.Conv2d`.
+        input_quantizer (str | dict | nn.Module): one of
+            ``'approx_sign'`` (Bi-Real), ``'ste_sign'`` (XNOR/BNN), ``'real'``.
+        weight_quantizer (str | dict | nn.Module): one of ``'bireal'``
+            (alpha = mean|W| with gradient), ``'xnor'`` (alpha detached),
+            ``'sign'`` (no scale).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, padding_mode='zeros',
+                 input_quantizer='approx_sign', weight_quantizer='bireal'):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding,
+                         dilation, groups, bias, padding_mode)
+        self.input_quantizer = build_quantizer(input_quantizer, ACT_QUANTIZERS,
+                                               'input_quantizer')
+        self.weight_quantizer = build_quantizer(weight_quantizer, WEIGHT_QUANTIZERS,
+                                                'weight_quantizer')
+
+    def binary_weight(self) -> torch.Tensor:
+        """The effective 1-bit weight (alpha * {-1,+1}) used by forward."""
+        return self.weight_quantizer(self.weight)
+
+    def forward(self, x):
+        return self._conv_forward(self.input_quantizer(x), self.binary_weight(), self.bias)
+
+
+class XNORConv(BinaryConv2d):
+    """XNOR-Net: clipped-STE sign activations, alpha = mean|W| (detached)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, input_quantizer='ste_sign', weight_quantizer='xnor', **kwargs)
+
+
+class BiRealConv(BinaryConv2d):
+    """Bi-Real Net: approx-sign activations, alpha = mean|W| with gradient."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, input_quantizer='approx_sign', weight_quantizer='bireal',
+                         **kwargs)
+
+
+class ReActConv(BiRealConv):
+    """ReActNet's binary conv: the Bi-Real conv; ReActNet's RSign/RPReLU shifts
+    live in the block around it (LearnableBias)."""
+
+
+class BilinearWeight(nn.Module):
+    """RBO weight quantizer: W_b = alpha * beta * sign(W) with the bilinear
+    custom backward (RBONN_SPEC.md section 1). Stateless: alpha comes from the conv."""
+
+    def __init__(self, beta: float, lam: float):
+        super().__init__()
+        self.beta, self.lam = beta, lam
+
+    def forward(self, weight, alpha):
+        return bilinear_binarize(weight, alpha, self.beta, self.lam)
+
+    def extra_repr(self):
+        return f'beta={self.beta}, lam={self.lam}'
+
+
+class RBOConv(BinaryConv2d):
+    """RBONN 1-bit conv: approx-sign activations x bilinear binary weights,
+    with the recurrent (backtracking) step W_eff = W - u * M * G_prev in training.
+
+    Parameters: ``weight`` (latent W), ``scale`` (s, alpha = |s|, init N(0,1)),
+    ``u`` (init ``u_init``). Buffer ``prev_grad``: dL/dW of the last optimizer
+    step, filled by :class:`rbonn_det.engine.RBOOptimWrapper`; all zeros means
+    "no previous gradient" (then W_eff == W exactly and dL/du == 0).
+
+    Args:
+        lam (float): bilinear loss weight lambda >= 0. Default 1e-4.
+        beta (float): binary magnitude constant > 0. Default 0.02.
+        tau (float): DReLU density threshold in (0, 1). Default 0.6.
+        mask_mode (str): ``'paper'`` (default) or ``'released'``; see
+            :func:`rbonn_det.binary.rbo.drelu_mask`.
+        binarize_input (bool): False keeps activations real (weights-only).
+        u_init (float): initial u. Default 0.2.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, padding_mode='zeros', lam=1e-4,
+                 beta=0.02, tau=0.6, mask_mode='paper', binarize_input=True, u_init=0.2):
+        if not 0 < tau < 1:
+            raise ValueError(f'RBOConv: tau must be in (0, 1), got {tau}')
+        if not beta > 0:
+            raise ValueError(f'RBOConv: beta must be > 0, got {beta}')
+        if not lam >= 0:
+            raise ValueError(f'RBOConv: lam must be >= 0, got {lam}')
+        if mask_mode not in MASK_MODES:
+            raise ValueError(f'RBOConv: mask_mode must be one of {MASK_MODES}, '
+                             f'got {mask_mode!r}')
+        self.u_init = u_init
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode,
+                         input_quantizer='approx_sign' if binarize_input else 'real',
+                         weight_quantizer=BilinearWeight(beta, lam))
+        self.tau, self.mask_mode = tau, mask_mode
+        channel_shape = (out_channels, 1, 1, 1)
+        self.scale = nn.Parameter(torch.randn(channel_shape))
+        self.u = nn.Parameter(torch.full(channel_shape, float(u_init)))
+        self.register_buffer('prev_grad', torch.zeros_like(self.weight))
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        return self.scale.abs()
+
+    def drelu_mask(self) -> torch.Tensor:
+        """The current DReLU mask M, shape (Co, 1, 1, 1)."""
+        return drelu_mask(self.alpha, self.weight, self.tau, self.mask_mode)
+
+    def effective_weight(self) -> torch.Tensor:
+        """W_eff: the recurrent step in training, W itself in evaluation."""
+        if not self.training:
+            return self.weight
+        return recurrent_weight(self.weight, self.u, self.drelu_mask(), self.prev_grad)
+
+    def binary_weight(self) -> torch.Tensor:
+        return self.weight_quantizer(self.effective_weight(), self.alpha)
+
+    def bilinear_term(self) -> torch.Tensor:
+        """lam/2 * ||W - alpha*beta*sign(W)||^2 for monitoring (no graph)."""
+        with torch.no_grad():
+            return bilinear_term(self.weight, self.alpha, self.weight_quantizer.beta,
+                                 self.weight_quantizer.lam)
+
+    def reset_recurrent_state(self) -> None:
+        """Forget the previous gradient (the next forward uses W_eff = W)."""
+        self.prev_grad.zero_()
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys, error_msgs):
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
+                                      missing_keys, unexpected_keys, error_msgs)
+        # A checkpoint without recurrent state (a pretrained backbone, a packed
+        # model) starts the recurrence empty instead of reporting a missing key.
+        key = prefix + 'prev_grad'
+        if key in missing_keys:
+            missing_keys.remove(key)
+            self.reset_recurrent_state()
+
+    def extra_repr(self):
+        return (super().extra_repr() + f', tau={self.tau}, mask_mode={self.mask_mode!r}')

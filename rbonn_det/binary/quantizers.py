@@ -1,0 +1,133 @@
+"""Quantizers: small named objects that turn a real tensor into a 1-bit one.
+
+A 1-bit conv is ``conv(input_quantizer(x), weight_quantizer(W))`` (larq style).
+Activation quantizers map x to {-1, +1}; weight quantizers map W to
+``alpha * {-1, +1}`` with a per-output-channel alpha. They differ only in how
+they scale and in the gradient they pretend the sign has.
+
+Sign convention: everywhere in this project sign(0) = +1, so that every binary
+value is exactly one bit (the released RBONN code uses torch.sign, where 0 stays
+0; the two differ only on exact zeros). See docs/method.md.
+"""
+import torch
+from torch import nn
+from torch.autograd import Function
+
+
+def binary_sign(x: torch.Tensor) -> torch.Tensor:
+    """sign(x) in {-1, +1} with sign(0) = +1, in x's dtype."""
+    return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+
+
+class _ApproxSignFunction(Function):
+    """sign forward; Bi-Real piecewise-quadratic backward (RBONN_SPEC section 3)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return binary_sign(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x, ) = ctx.saved_tensors
+        # d/dx = 2 + 2x on [-1, 0), 2 - 2x on [0, 1), 0 elsewhere == 2 - 2|x| on [-1, 1).
+        inside = (x >= -1) & (x < 1)
+        return grad_out * torch.where(inside, 2 - 2 * x.abs(), 0.0).to(grad_out.dtype)
+
+
+class _STESignFunction(Function):
+    """sign forward; straight-through backward clipped at |x| <= 1 (BNN / XNOR-Net)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return binary_sign(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x, ) = ctx.saved_tensors
+        return grad_out * (x.abs() <= 1).to(grad_out.dtype)
+
+
+def approx_sign(x: torch.Tensor) -> torch.Tensor:
+    return _ApproxSignFunction.apply(x)
+
+
+def ste_sign(x: torch.Tensor) -> torch.Tensor:
+    return _STESignFunction.apply(x)
+
+
+# ---------------------------------------------------------------- activations
+class ApproxSign(nn.Module):
+    """Bi-Real / ReActNet / RBONN activation binarizer."""
+
+    def forward(self, x):
+        return approx_sign(x)
+
+
+class STESign(nn.Module):
+    """XNOR-Net / BNN activation binarizer (clipped straight-through estimator)."""
+
+    def forward(self, x):
+        return ste_sign(x)
+
+
+class RealInput(nn.Module):
+    """Leaves activations real (weights-only binarization)."""
+
+    def forward(self, x):
+        return x
+
+
+# -------------------------------------------------------------------- weights
+def _channel_mean_abs(weight: torch.Tensor) -> torch.Tensor:
+    """mean |W| over (Ci, k, k), shape (Co, 1, 1, 1)."""
+    return weight.abs().mean(dim=tuple(range(1, weight.dim())), keepdim=True)
+
+
+class SignWeight(nn.Module):
+    """sign(W) with a clipped straight-through gradient, no scale (BNN)."""
+
+    def forward(self, weight):
+        return ste_sign(weight)
+
+
+class XNORWeight(nn.Module):
+    """alpha * sign(W), alpha = mean|W| per output channel, detached (XNOR-Net)."""
+
+    def forward(self, weight):
+        return _channel_mean_abs(weight).detach() * ste_sign(weight)
+
+
+class BiRealWeight(nn.Module):
+    """alpha * sign(W), alpha = mean|W| per output channel, with its gradient
+    (Bi-Real Net's magnitude-aware weights; ReActNet uses the same)."""
+
+    def forward(self, weight):
+        return _channel_mean_abs(weight) * ste_sign(weight)
+
+
+ACT_QUANTIZERS = {
+    'approx_sign': ApproxSign,
+    'ste_sign': STESign,
+    'real': RealInput,
+}
+WEIGHT_QUANTIZERS = {
+    'sign': SignWeight,
+    'xnor': XNORWeight,
+    'bireal': BiRealWeight,
+}
+
+
+def build_quantizer(spec, table: dict, what: str) -> nn.Module:
+    """Build a quantizer from a name, a dict(type=name, **kwargs) or a module."""
+    if isinstance(spec, nn.Module):
+        return spec
+    kwargs = {}
+    if isinstance(spec, dict):
+        kwargs = dict(spec)
+        spec = kwargs.pop('type', None)
+    if spec not in table:
+        raise ValueError(f'unknown {what} {spec!r}; accepted: {sorted(table)} '
+                         f'(or an nn.Module instance)')
+    return table[spec](**kwargs)

@@ -1,0 +1,101 @@
+"""The RBONN math (RBONN_SPEC.md sections 1 and 2), pure PyTorch.
+
+- :class:`BilinearBinarize`: W_b = alpha * beta * sign(W) with the released
+  code's custom backward (the bilinear coupling of W and alpha plus the
+  gradient of the reconstruction term G = lam/2 ||W - alpha*beta*sign(W)||^2).
+- :func:`drelu_mask`: the Density-ReLU mask choosing which filters backtrack,
+  in the paper's rule and in the released code's rule.
+- :func:`recurrent_weight`: W_eff = W - u * M * G_prev.
+"""
+import torch
+from torch.autograd import Function
+
+from .quantizers import binary_sign
+
+MASK_MODES = ('paper', 'released')
+
+
+def _sum_per_channel(x: torch.Tensor) -> torch.Tensor:
+    return x.sum(dim=tuple(range(1, x.dim())), keepdim=True)
+
+
+class BilinearBinarize(Function):
+    """RBO bilinear weight binarization.
+
+    Forward: ``W_b = alpha * beta * sign(W)``.
+    Backward (g = dL/dW_b), exactly as RBONN_SPEC.md section 1:
+
+    - ``dW     = g * alpha + lam * (W - beta*sign(W)*alpha)``
+    - ``dalpha = sum(g * W) - lam * sum((W - beta*sign(W)*alpha) * beta*sign(W))``
+
+    sums over (Ci, k, k). alpha has shape (Co, 1, 1, 1).
+    """
+
+    @staticmethod
+    def forward(ctx, weight, alpha, beta: float, lam: float):
+        ctx.save_for_backward(weight, alpha)
+        ctx.beta, ctx.lam = beta, lam
+        return alpha * beta * binary_sign(weight)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        weight, alpha = ctx.saved_tensors
+        b = ctx.beta * binary_sign(weight)
+        residual = weight - b * alpha
+        grad_weight = grad_out * alpha + ctx.lam * residual
+        grad_alpha = _sum_per_channel(grad_out * weight) - ctx.lam * _sum_per_channel(residual * b)
+        return grad_weight, grad_alpha, None, None
+
+
+def bilinear_binarize(weight, alpha, beta: float, lam: float):
+    return BilinearBinarize.apply(weight, alpha, beta, lam)
+
+
+def bilinear_term(weight, alpha, beta: float, lam: float) -> torch.Tensor:
+    """G(W, alpha) = lam/2 * ||W - alpha * beta * sign(W)||^2 (a scalar)."""
+    return 0.5 * lam * (weight - alpha * beta * binary_sign(weight)).pow(2).sum()
+
+
+def _ascending_rank(x: torch.Tensor) -> torch.Tensor:
+    """0-based ascending rank of each entry; ties broken by channel index."""
+    order = torch.argsort(x, stable=True)
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(x.numel(), device=x.device)
+    return rank
+
+
+def drelu_mask(alpha: torch.Tensor, weight: torch.Tensor, tau: float,
+               mode: str = 'paper') -> torch.Tensor:
+    """Density-ReLU mask M: 1 for the output channels that backtrack.
+
+    Args:
+        alpha (Tensor): per-channel scale |s|, any shape with Co elements.
+        weight (Tensor): latent weight (Co, Ci, k, k); used by the paper rule.
+        tau (float): density threshold in (0, 1).
+        mode (str): ``'paper'``: M_c = D(1/alpha)_c AND NOT D(||W_c||_1)_c with
+            D(x)_c = [rank_ascending(x)_c >= int(Co * tau)] (ties: lower channel
+            index ranks lower). ``'released'``: idx = argsort(alpha) (stable),
+            M_c = [idx[c] < int(Co * (1 - tau))], the released code's rule.
+
+    Returns:
+        Tensor: 0/1 mask of shape (Co, 1, 1, 1) in alpha's dtype.
+    """
+    alpha = alpha.detach().reshape(-1)
+    co = alpha.numel()
+    if mode == 'paper':
+        cut = int(co * tau)
+        l1 = weight.detach().abs().reshape(co, -1).sum(dim=1)
+        small_scale = _ascending_rank(torch.reciprocal(alpha)) >= cut
+        large_l1 = _ascending_rank(l1) >= cut
+        mask = small_scale & ~large_l1
+    elif mode == 'released':
+        idx = torch.argsort(alpha, stable=True)
+        mask = idx < int(co * (1 - tau))
+    else:
+        raise ValueError(f'mask_mode must be one of {MASK_MODES}, got {mode!r}')
+    return mask.to(alpha.dtype).reshape(co, 1, 1, 1)
+
+
+def recurrent_weight(weight, u, mask, prev_grad):
+    """W_eff = W - u * M * G_prev; G_prev carries no graph (a constant)."""
+    return weight - u * mask * prev_grad.detach()

@@ -1,0 +1,3 @@
+from .toy_shapes import TOY_CLASSES, make_toy_dataset
+
+__all__ = ['TOY_CLASSES', 'make_toy_dataset']

@@ -1,0 +1,45 @@
+"""Parameter groups of RBONN (released recipe): u at 0.1x lr without weight
+decay; the scales s and the LearnableBias shifts without weight decay."""
+from mmengine.optim import DefaultOptimWrapperConstructor
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
+
+from ..binary import LearnableBias, RBOConv
+
+RBO_PARAMWISE_DEFAULTS = dict(
+    rbo_u_lr_mult=0.1, rbo_u_decay_mult=0.0, rbo_scale_decay_mult=0.0,
+    learnable_bias_decay_mult=0.0)
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class RBOOptimWrapperConstructor(DefaultOptimWrapperConstructor):
+    """DefaultOptimWrapperConstructor that adds RBONN's parameter groups.
+
+    Besides mmengine's own ``paramwise_cfg`` keys it accepts the keys of
+    ``RBO_PARAMWISE_DEFAULTS``. They are turned into ``custom_keys`` naming each
+    RBOConv's ``u`` / ``scale`` and each LearnableBias's ``bias`` by its full
+    parameter name (found by module type, so no substring can match a foreign
+    parameter). A user ``custom_keys`` entry with the same name wins.
+    """
+
+    def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg=None):
+        paramwise_cfg = dict(paramwise_cfg or {})
+        self.rbo_cfg = {k: paramwise_cfg.pop(k, v) for k, v in RBO_PARAMWISE_DEFAULTS.items()}
+        super().__init__(optim_wrapper_cfg, paramwise_cfg)
+
+    def rbo_custom_keys(self, model) -> dict:
+        cfg, keys = self.rbo_cfg, {}
+        for name, module in model.named_modules():
+            if isinstance(module, RBOConv):
+                keys[f'{name}.u'] = dict(lr_mult=cfg['rbo_u_lr_mult'],
+                                         decay_mult=cfg['rbo_u_decay_mult'])
+                keys[f'{name}.scale'] = dict(decay_mult=cfg['rbo_scale_decay_mult'])
+            elif isinstance(module, LearnableBias):
+                keys[f'{name}.bias'] = dict(decay_mult=cfg['learnable_bias_decay_mult'])
+        return keys
+
+    def __call__(self, model):
+        module = model.module if hasattr(model, 'module') else model
+        custom_keys = {**self.rbo_custom_keys(module),
+                       **self.paramwise_cfg.get('custom_keys', {})}
+        self.paramwise_cfg = {**self.paramwise_cfg, 'custom_keys': custom_keys}
+        return super().__call__(model)

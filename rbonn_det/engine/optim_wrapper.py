@@ -1,0 +1,106 @@
+"""RBOOptimWrapper: MMEngine's OptimWrapper plus the previous-gradient hand-off
+that RBONN's recurrent step needs (RBONN_SPEC.md section 2).
+
+The released training loop runs forward -> zero_grad -> backward -> step, so at
+forward time ``W.grad`` still holds the previous iteration's gradient. MMEngine
+runs backward -> step -> zero_grad (grads become None), so the gradient has to
+be kept explicitly: right after the optimizer step (so after DDP all-reduce,
+AMP unscaling and gradient clipping) and before zero_grad, the wrapper copies
+``W.grad`` of every RBOConv into that conv's ``prev_grad`` buffer. ``step`` runs
+only on iterations that update, so gradient accumulation is honoured. The
+buffer is part of the model's state dict, so checkpoints resume exactly.
+"""
+import warnings
+from contextlib import contextmanager
+from typing import List, Optional
+
+import torch
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmengine.registry import OPTIM_WRAPPERS
+from torch import nn
+
+from ..binary import RBOConv
+
+
+class RBOGradientHandoff:
+    """Mixin for an OptimWrapper: stores each RBOConv's gradient after ``step``.
+
+    The model is bound on the first ``optim_context(model)`` (MMEngine's
+    ``train_step`` enters it every iteration) or explicitly with :meth:`bind`.
+
+    Attributes:
+        num_nonfinite_prev_grads (int): how many times a layer's gradient was
+            NaN/Inf; that layer then skips its next recurrent step.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._rbo_convs: Optional[List[RBOConv]] = None
+        self._bound_model_id: Optional[int] = None
+        self.num_nonfinite_prev_grads = 0
+        self._warned_unbound = False
+
+    def bind(self, model: nn.Module) -> None:
+        """Find the RBOConv layers of ``model`` (once per model)."""
+        if self._bound_model_id == id(model):
+            return
+        self._rbo_convs = [m for m in model.modules() if isinstance(m, RBOConv)]
+        self._bound_model_id = id(model)
+        if not self._rbo_convs:
+            warnings.warn(f'{type(self).__name__}: the model has no RBOConv layer, so it '
+                          'behaves as a plain OptimWrapper (no recurrent step).')
+
+    @property
+    def rbo_convs(self) -> List[RBOConv]:
+        return self._rbo_convs or []
+
+    @contextmanager
+    def optim_context(self, model: nn.Module):
+        self.bind(model)
+        with super().optim_context(model):
+            yield
+
+    def step(self, **kwargs) -> None:
+        super().step(**kwargs)
+        self._store_prev_grads()
+
+    @torch.no_grad()
+    def _store_prev_grads(self) -> None:
+        if self._rbo_convs is None:
+            if not self._warned_unbound:
+                warnings.warn(f'{type(self).__name__}.step() ran before any model was '
+                              'bound: call bind(model) or use optim_context(model); the '
+                              'recurrent step stays off until then.')
+                self._warned_unbound = True
+            return
+        with_grad = [m for m in self._rbo_convs if m.weight.grad is not None]
+        without = [m.prev_grad for m in self._rbo_convs if m.weight.grad is None]
+        if without:  # frozen / unused layers: no recurrent step
+            torch._foreach_zero_(without)
+        if not with_grad:
+            return
+        grads = [m.weight.grad for m in with_grad]
+        bufs = [m.prev_grad for m in with_grad]
+        # One sync per step for all layers: which gradients are finite.
+        finite = torch.stack(torch._foreach_norm(grads)).isfinite().tolist()
+        if all(finite):
+            torch._foreach_copy_(bufs, grads)
+            return
+        for ok, buf, grad in zip(finite, bufs, grads):
+            if ok:
+                buf.copy_(grad)
+            else:
+                buf.zero_()
+                self.num_nonfinite_prev_grads += 1
+
+
+@OPTIM_WRAPPERS.register_module()
+class RBOOptimWrapper(RBOGradientHandoff, OptimWrapper):
+    """OptimWrapper for models with RBOConv layers (fp32)."""
+
+
+@OPTIM_WRAPPERS.register_module()
+class RBOAmpOptimWrapper(RBOGradientHandoff, AmpOptimWrapper):
+    """AmpOptimWrapper for models with RBOConv layers. The stored gradient is
+    the unscaled one (GradScaler unscales in place during ``step``); a step
+    skipped for Inf/NaN stores nothing for the affected layers."""

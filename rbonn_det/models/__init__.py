@@ -1,0 +1,1 @@
+from . import layers  # noqa: F401  (registration)

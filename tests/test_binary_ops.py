@@ -1,0 +1,271 @@
+"""The 1-bit building blocks pinned to RBONN_SPEC.md sections 1-3 with numbers."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rbonn_det.binary import (BiRealConv, BinaryConv2d, LearnableBias, RBOConv, RPReLU,
+                              XNORConv, approx_sign, bilinear_binarize, binary_sign,
+                              drelu_mask)
+
+torch.set_default_dtype(torch.float64)
+
+
+def teardown_module():
+    torch.set_default_dtype(torch.float32)
+
+
+def spec_sign(x):
+    return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+
+
+def test_binary_sign_maps_zero_to_plus_one():
+    x = torch.tensor([-2.0, -0.0, 0.0, 1e-30, 3.0])
+    assert binary_sign(x).tolist() == [-1.0, 1.0, 1.0, 1.0, 1.0]
+
+
+def test_approx_sign_gradient_is_bireal_piecewise_quadratic():
+    x = torch.tensor([-1.5, -1.0, -0.75, -0.25, 0.0, 0.25, 0.75, 0.999, 1.0, 2.0],
+                     requires_grad=True)
+    y = approx_sign(x)
+    assert y.tolist() == [-1, -1, -1, -1, 1, 1, 1, 1, 1, 1]
+    y.backward(torch.ones_like(y))
+    # 2+2x on [-1,0), 2-2x on [0,1), 0 elsewhere
+    expected = [0.0, 0.0, 0.5, 1.5, 2.0, 1.5, 0.5, 2 - 2 * 0.999, 0.0, 0.0]
+    torch.testing.assert_close(x.grad, torch.tensor(expected), rtol=0, atol=1e-12)
+
+
+def make_rbo(co=6, ci=3, k=3, **kw):
+    torch.manual_seed(0)
+    conv = RBOConv(ci, co, k, padding=1, bias=False, **kw)
+    return conv
+
+
+def test_rbo_forward_is_conv_of_signs_exactly():
+    conv = make_rbo()
+    x = torch.randn(2, 3, 7, 7)
+    x[0, 0, :2, :2] = 0.0  # exact zeros binarize to +1
+    alpha = conv.scale.abs()
+    expected = F.conv2d(spec_sign(x), alpha * 0.02 * spec_sign(conv.weight), padding=1)
+    for mode in (True, False):  # train (no previous gradient yet) and eval
+        conv.train(mode)
+        assert torch.equal(conv(x), expected)
+
+
+def test_bilinear_backward_matches_spec_formulas():
+    torch.manual_seed(1)
+    lam, beta = 1e-4, 0.02
+    w = torch.randn(5, 4, 3, 3, requires_grad=True)
+    alpha = torch.rand(5, 1, 1, 1).add(0.1).requires_grad_()
+    g = torch.randn(5, 4, 3, 3)
+    wb = bilinear_binarize(w, alpha, beta, lam)
+    assert torch.equal(wb, alpha * beta * spec_sign(w))
+    wb.backward(g)
+    b = beta * spec_sign(w.detach())
+    res = w.detach() - b * alpha.detach()
+    dw = g * alpha.detach() + lam * res
+    dalpha = (g * w.detach()).sum((1, 2, 3), keepdim=True) - lam * (res * b).sum((1, 2, 3),
+                                                                              keepdim=True)
+    torch.testing.assert_close(w.grad, dw, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(alpha.grad, dalpha, rtol=1e-12, atol=1e-14)
+
+
+def test_bilinear_lambda_terms_alone_with_zero_upstream_gradient():
+    torch.manual_seed(2)
+    lam, beta = 0.3, 0.5
+    w = torch.randn(3, 2, 3, 3, requires_grad=True)
+    alpha = torch.rand(3, 1, 1, 1).add(0.5).requires_grad_()
+    bilinear_binarize(w, alpha, beta, lam).backward(torch.zeros(3, 2, 3, 3))
+    # exactly the gradients of G = lam/2 ||W - alpha*beta*sign(W)||^2
+    w2, a2 = w.detach().clone().requires_grad_(), alpha.detach().clone().requires_grad_()
+    (0.5 * lam * (w2 - a2 * beta * spec_sign(w2.detach())).pow(2).sum()).backward()
+    torch.testing.assert_close(w.grad, w2.grad, rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(alpha.grad, a2.grad, rtol=1e-12, atol=1e-15)
+    assert w.grad.abs().sum() > 0 and alpha.grad.abs().sum() > 0
+
+
+def test_scale_gradient_through_abs():
+    conv = make_rbo(co=4, ci=2)
+    with torch.no_grad():
+        conv.scale.copy_(torch.tensor([-1.0, 0.5, -0.25, 2.0]).view(4, 1, 1, 1))
+    x = torch.randn(1, 2, 5, 5)
+    out = conv(x)
+    g = torch.randn_like(out)
+    out.backward(g)
+    # dL/dW_b by autograd of conv2d, then the spec's dalpha, then ds = dalpha*sign(s)
+    wb = (conv.scale.abs() * 0.02 * spec_sign(conv.weight)).detach().requires_grad_()
+    F.conv2d(spec_sign(x), wb, padding=1).backward(g)
+    w = conv.weight.detach()
+    b = 0.02 * spec_sign(w)
+    res = w - b * conv.scale.abs().detach()
+    dalpha = (wb.grad * w).sum((1, 2, 3), keepdim=True) - 1e-4 * (res * b).sum(
+        (1, 2, 3), keepdim=True)
+    torch.testing.assert_close(conv.scale.grad, dalpha * torch.sign(conv.scale.detach()))
+    torch.testing.assert_close(conv.weight.grad, wb.grad * conv.scale.abs().detach() + 1e-4 * res)
+
+
+def test_recurrent_step_and_u_gradient():
+    conv = make_rbo(co=10, ci=3)
+    torch.manual_seed(3)
+    conv.prev_grad.copy_(torch.randn_like(conv.weight))
+    conv.train()
+    mask = drelu_mask(conv.scale.abs(), conv.weight, 0.6, 'paper')
+    assert 0 < mask.sum() < 10
+    w_eff = conv.weight.detach() - conv.u.detach() * mask * conv.prev_grad
+    x = torch.randn(2, 3, 6, 6)
+    out = conv(x)
+    expected = F.conv2d(spec_sign(x), conv.scale.abs() * 0.02 * spec_sign(w_eff), padding=1)
+    assert torch.equal(out, expected)
+    out.pow(2).sum().backward()
+    # dL/dW flows through W_eff unchanged; dL/du = -sum(dL/dW_eff * M * G_prev)
+    du = -(conv.weight.grad * mask * conv.prev_grad).sum((1, 2, 3), keepdim=True)
+    torch.testing.assert_close(conv.u.grad, du, rtol=1e-12, atol=1e-15)
+    assert (conv.u.grad[mask.bool()] != 0).all() and (conv.u.grad[~mask.bool()] == 0).all()
+
+
+def test_no_previous_gradient_means_w_eff_equals_w_and_zero_u_grad():
+    conv = make_rbo()
+    conv.train()
+    assert torch.equal(conv.effective_weight(), conv.weight)
+    conv(torch.randn(1, 3, 5, 5)).sum().backward()
+    assert torch.equal(conv.u.grad, torch.zeros_like(conv.u))
+
+
+def test_eval_mode_ignores_gradient_state():
+    conv = make_rbo()
+    x = torch.randn(2, 3, 6, 6)
+    conv.eval()
+    before = conv(x)
+    conv.prev_grad.copy_(torch.randn_like(conv.weight))
+    assert torch.equal(conv(x), before)
+    conv.train()
+    assert not torch.equal(conv(x), before)  # the recurrent step is live in training
+
+
+# ------------------------------------------------------------------- DReLU masks
+def mask_list(alpha, l1, tau, mode):
+    co = len(alpha)
+    alpha = torch.tensor(alpha, dtype=torch.float64).view(co, 1, 1, 1)
+    # a weight whose per-channel L1 norms are exactly l1
+    weight = torch.tensor(l1, dtype=torch.float64).view(co, 1, 1, 1)
+    return drelu_mask(alpha, weight, tau, mode).view(-1).int().tolist()
+
+
+def test_paper_mask_hand_made():
+    # Co=5, tau=0.6 -> T=3: D keeps the 2 largest. D(1/alpha): channels with the two
+    # smallest alphas = {1, 3}. D(l1): two largest L1 = {3, 4}. M = {1,3} minus {3,4} = {1}.
+    assert mask_list([0.9, 0.1, 0.5, 0.2, 0.7], [1, 2, 3, 9, 8], 0.6, 'paper') == [0, 1, 0, 0, 0]
+    # tau=0.2 -> T=1: D keeps the 4 largest; small-alpha: all but ch0 (largest alpha);
+    # large-l1: all but ch0 (smallest l1) -> M empty
+    assert mask_list([0.9, 0.1, 0.5, 0.2, 0.7], [1, 2, 3, 9, 8], 0.2, 'paper') == [0] * 5
+
+
+def test_paper_mask_ties_break_by_channel_index():
+    # all alphas equal: ranks follow channel index, T=int(4*0.5)=2 -> D(1/alpha)={2,3};
+    # all L1 equal -> D(l1)={2,3}; M empty. With distinct L1 favouring ch 0,1 -> M={2,3}.
+    assert mask_list([0.5] * 4, [1, 1, 1, 1], 0.5, 'paper') == [0, 0, 0, 0]
+    assert mask_list([0.5] * 4, [4, 3, 2, 1], 0.5, 'paper') == [0, 0, 1, 1]
+
+
+def test_paper_mask_small_channel_counts():
+    assert mask_list([0.3], [1.0], 0.6, 'paper') == [0]  # T=0: D(.) is everything
+    # Co=2, T=1: small-alpha = {1}; large-l1 = {0} -> M = {1}
+    assert mask_list([0.9, 0.1], [5, 1], 0.6, 'paper') == [0, 1]
+    assert mask_list([0.9, 0.1], [1, 5], 0.6, 'paper') == [0, 0]
+
+
+def test_released_mask_reproduces_released_rule():
+    # idx = argsort(alpha) = [1, 3, 2, 4, 0]; cut = int(5 * 0.4) = 2;
+    # M_c = idx[c] < 2 -> c=0 (idx 1), c=4 (idx 0)
+    assert mask_list([0.9, 0.1, 0.5, 0.2, 0.7], [0] * 5, 0.6, 'released') == [1, 0, 0, 0, 1]
+    # the released rule ignores L1 norms
+    assert mask_list([0.9, 0.1, 0.5, 0.2, 0.7], [9, 8, 7, 6, 5], 0.6, 'released') == [1, 0, 0, 0, 1]
+    # Co=1 and Co=2: cut = int(0.4) = int(0.8) = 0 -> nothing backtracks
+    assert mask_list([0.3], [1], 0.6, 'released') == [0]
+    assert mask_list([0.3, 0.1], [1, 1], 0.6, 'released') == [0, 0]
+    # ties: stable argsort; Co=3, tau=0.6 -> cut=int(1.2)=1; idx=[0,1,2] -> M=[1,0,0]
+    assert mask_list([0.5, 0.5, 0.5], [1, 1, 1], 0.6, 'released') == [1, 0, 0]
+    # against a direct transcription of the rule on random alphas
+    torch.manual_seed(4)
+    for co in (3, 7, 16, 64):
+        alpha = torch.rand(co)
+        idx = torch.argsort(alpha, stable=True)
+        expect = [int(idx[c] < int(co * (1 - 0.6))) for c in range(co)]
+        assert mask_list(alpha.tolist(), [1] * co, 0.6, 'released') == expect
+
+
+def test_paper_mask_against_rank_definition_random():
+    torch.manual_seed(5)
+    for co in (1, 2, 3, 8, 33):
+        alpha, l1 = torch.rand(co) + 0.01, torch.rand(co)
+        cut = int(co * 0.6)
+        rank = lambda v: [sorted(range(co), key=lambda i: (v[i], i)).index(c) for c in range(co)]
+        ra, rl = rank((1 / alpha).tolist()), rank(l1.tolist())
+        expect = [int(ra[c] >= cut and not rl[c] >= cut) for c in range(co)]
+        assert mask_list(alpha.tolist(), l1.tolist(), 0.6, 'paper') == expect
+
+
+# --------------------------------------------------------------- argument errors
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(tau=0.0), 'tau must be in \\(0, 1\\)'), (dict(tau=1.0), 'tau'),
+    (dict(beta=0.0), 'beta must be > 0'), (dict(lam=-1e-3), 'lam must be >= 0'),
+    (dict(mask_mode='both'), "mask_mode must be one of \\('paper', 'released'\\)"),
+])
+def test_rbo_conv_rejects_bad_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        RBOConv(4, 4, 3, **kwargs)
+
+
+def test_unknown_quantizer_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown weight_quantizer 'ternary'"):
+        BinaryConv2d(4, 4, 3, weight_quantizer='ternary')
+
+
+# ---------------------------------------------------------------- baselines
+def test_baselines_share_the_conv_and_differ_only_in_quantizers():
+    torch.manual_seed(6)
+    x = torch.randn(2, 4, 6, 6)
+    for cls in (XNORConv, BiRealConv):
+        conv = cls(4, 3, 3, padding=1, bias=False)
+        assert type(conv).forward is BinaryConv2d.forward
+        w = conv.weight.detach()
+        alpha = w.abs().mean((1, 2, 3), keepdim=True)
+        torch.testing.assert_close(conv(x), F.conv2d(spec_sign(x), alpha * spec_sign(w), padding=1))
+    # XNOR: alpha detached, clipped STE -> dW = g*alpha*[|W|<=1]; Bi-Real adds alpha's grad
+    wx = torch.randn(2, 3, 1, 1) * 0.5
+    g = torch.randn(2, 3, 1, 1)
+    x_conv = XNORConv(3, 2, 1, bias=False)
+    b_conv = BiRealConv(3, 2, 1, bias=False)
+    for conv in (x_conv, b_conv):
+        with torch.no_grad():
+            conv.weight.copy_(wx)
+        conv.binary_weight().backward(g)
+    a = wx.abs().mean((1, 2, 3), keepdim=True)
+    clip = (wx.abs() <= 1).double()
+    torch.testing.assert_close(x_conv.weight.grad, g * a * clip)
+    extra = (g * spec_sign(wx)).sum((1, 2, 3), keepdim=True) * spec_sign(wx) / 3
+    torch.testing.assert_close(b_conv.weight.grad, g * a * clip + extra)
+
+
+def test_xnor_activation_uses_clipped_ste():
+    conv = XNORConv(1, 1, 1, bias=False)
+    x = torch.tensor([-2.0, -0.5, 0.5, 2.0]).view(1, 1, 2, 2).requires_grad_()
+    conv(x).sum().backward()
+    alpha = conv.weight.detach().abs()
+    expect = alpha * spec_sign(conv.weight.detach()) * torch.tensor([0., 1, 1, 0]).view(1, 1, 2, 2)
+    torch.testing.assert_close(x.grad, expect)
+
+
+def test_learnable_bias_and_rprelu():
+    lb = LearnableBias(3)
+    assert lb.bias.shape == (1, 3, 1, 1) and torch.equal(lb.bias, torch.zeros(1, 3, 1, 1))
+    with torch.no_grad():
+        lb.bias.copy_(torch.tensor([1.0, -2.0, 0.5]).view(1, 3, 1, 1))
+    x = torch.randn(2, 3, 4, 4)
+    torch.testing.assert_close(lb(x), x + lb.bias)
+    rp = RPReLU(3)
+    with torch.no_grad():
+        rp[0].bias.fill_(0.5)
+        rp[2].bias.fill_(-0.25)
+    y = x + 0.5
+    expect = torch.where(y >= 0, y, 0.25 * y) - 0.25  # PReLU init slope 0.25
+    torch.testing.assert_close(rp(x), expect)

@@ -1,0 +1,249 @@
+"""RBOOptimWrapper inside MMEngine against the released training loop order."""
+import copy
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapper, build_optim_wrapper
+from torch import nn
+
+from rbonn_det.binary import LearnableBias, RBOConv, drelu_mask
+from rbonn_det.engine import RBOOptimWrapper
+
+
+class TinyRBONet(BaseModel):
+    """Two RBO convs with the ReActNet shifts, a real head, an MSE loss."""
+
+    def __init__(self, mask_mode='paper'):
+        super().__init__()
+        self.move0 = LearnableBias(3)
+        self.conv1 = RBOConv(3, 8, 3, padding=1, bias=False, mask_mode=mask_mode)
+        self.move1 = LearnableBias(8)
+        self.conv2 = RBOConv(8, 6, 3, padding=1, bias=False, mask_mode=mask_mode)
+        self.head = nn.Linear(6, 2)
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        x = self.conv1(self.move0(inputs))
+        x = self.conv2(self.move1(x))
+        pred = self.head(x.mean((2, 3)))
+        return dict(loss=F.mse_loss(pred, data_samples))
+
+
+def batches(n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [dict(inputs=torch.randn(4, 3, 6, 6, generator=g, dtype=torch.float64),
+                 data_samples=torch.randn(4, 2, generator=g, dtype=torch.float64))
+            for _ in range(n)]
+
+
+def make_model(seed=0, **kw):
+    torch.manual_seed(seed)
+    return TinyRBONet(**kw).double()
+
+
+# ---- a plain-PyTorch reference written from the spec, in the released loop order
+def ref_sign(x):
+    return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+
+
+def ref_act(x):  # sign forward, Bi-Real backward, ReActNet-style detach trick
+    poly = torch.where(x < -1, -1.0, torch.where(x < 0, 2 * x + x * x,
+                                                 torch.where(x < 1, 2 * x - x * x, 1.0)))
+    return ref_sign(x).detach() - poly.detach() + poly
+
+
+def ref_conv(conv, x, lam=1e-4, beta=0.02):
+    """Returns (output, bilinear penalty) with the spec's gradients by autograd."""
+    w, alpha = conv.weight, conv.scale.abs()
+    if conv.weight.grad is not None:  # released: W.grad still holds the last gradient
+        m = drelu_mask(alpha, w, conv.tau, conv.mask_mode)
+        w = w - conv.u * m * conv.weight.grad.detach()
+    lin = alpha * w  # g-terms: W_b behaves like alpha * W_eff in backward
+    wb = lin - lin.detach() + (alpha * beta * ref_sign(w)).detach()
+    penalty = 0.5 * lam * (w - alpha * (beta * ref_sign(w)).detach()).pow(2).sum()
+    return F.conv2d(ref_act(x), wb, padding=1), penalty
+
+
+def ref_loss(model, batch):
+    x, p1 = ref_conv(model.conv1, model.move0(batch['inputs']))
+    x, p2 = ref_conv(model.conv2, model.move1(x))
+    pred = model.head(x.mean((2, 3)))
+    # the penalties only add the lambda-gradients; the logged loss is the MSE
+    return F.mse_loss(pred, batch['data_samples']), p1 + p2
+
+
+def sgd(model):
+    return torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+
+@pytest.mark.parametrize('mask_mode', ['paper', 'released'])
+def test_mmengine_training_equals_released_loop(mask_mode):
+    data = batches(5)
+    model = make_model(mask_mode=mask_mode)
+    ref = copy.deepcopy(model)
+    wrapper = RBOOptimWrapper(sgd(model))
+    opt = sgd(ref)
+    for step, batch in enumerate(data):
+        log = model.train_step(batch, wrapper)
+        loss, penalty = ref_loss(ref, batch)  # forward uses the previous .grad
+        opt.zero_grad()
+        (loss + penalty).backward()
+        opt.step()
+        torch.testing.assert_close(log['loss'], loss.detach(), rtol=0, atol=1e-6)
+        for (name, p), q in zip(model.named_parameters(), ref.parameters()):
+            torch.testing.assert_close(p, q, rtol=0, atol=1e-6, msg=f'{name} at step {step}')
+        if step >= 1:  # u trains from the 2nd update on
+            assert model.conv1.u.grad is None  # zero_grad ran (MMEngine order) ...
+            assert ref.conv1.u.grad.abs().sum() > 0  # ... but u did receive a gradient
+    # the recurrent step really moved u
+    assert not torch.equal(model.conv1.u, torch.full_like(model.conv1.u, 0.2))
+
+
+def test_u_gets_gradient_from_the_second_step():
+    model = make_model()
+    wrapper = RBOOptimWrapper(sgd(model))
+    u_grads = []
+    orig_step = wrapper.optimizer.step
+
+    def spy(*a, **k):
+        u_grads.append(model.conv2.u.grad.abs().sum().item())
+        return orig_step(*a, **k)
+
+    wrapper.optimizer.step = spy
+    for batch in batches(3):
+        model.train_step(batch, wrapper)
+    assert u_grads[0] == 0 and u_grads[1] > 0 and u_grads[2] > 0
+
+
+def test_prev_grad_is_the_stepped_gradient():
+    model = make_model()
+    wrapper = RBOOptimWrapper(sgd(model), clip_grad=dict(max_norm=0.01))
+    seen = {}
+    orig_zero = wrapper.optimizer.zero_grad
+
+    def spy(*a, **k):
+        seen['grad'] = model.conv1.weight.grad.clone()  # after clip + step
+        return orig_zero(*a, **k)
+
+    wrapper.optimizer.zero_grad = spy
+    model.train_step(batches(1)[0], wrapper)
+    assert torch.equal(model.conv1.prev_grad, seen['grad'])
+    assert model.conv1.weight.grad is None
+
+
+def test_accumulation_takes_gradient_only_on_stepping_iterations():
+    model = make_model()
+    wrapper = RBOOptimWrapper(sgd(model), accumulative_counts=2)
+    data = batches(4)
+    model.train_step(data[0], wrapper)
+    assert torch.count_nonzero(model.conv1.prev_grad) == 0  # no step yet
+    model.train_step(data[1], wrapper)
+    first = model.conv1.prev_grad.clone()
+    assert torch.count_nonzero(first) > 0
+    model.train_step(data[2], wrapper)
+    assert torch.equal(model.conv1.prev_grad, first)  # unchanged on a non-stepping iteration
+    model.train_step(data[3], wrapper)
+    assert not torch.equal(model.conv1.prev_grad, first)
+
+
+def test_resume_from_state_dict_continues_identically(tmp_path):
+    data = batches(4)
+    model = make_model()
+    wrapper = RBOOptimWrapper(sgd(model))
+    for batch in data[:2]:
+        model.train_step(batch, wrapper)
+    path = tmp_path / 'ckpt.pth'
+    torch.save(dict(model=model.state_dict(), optim=wrapper.state_dict()), path)
+    for batch in data[2:]:
+        model.train_step(batch, wrapper)
+
+    resumed = make_model(seed=123)  # different init: everything must come from the file
+    state = torch.load(path, weights_only=True)
+    resumed.load_state_dict(state['model'])
+    assert torch.count_nonzero(resumed.conv1.prev_grad) > 0
+    rwrapper = RBOOptimWrapper(sgd(resumed))
+    rwrapper.load_state_dict(state['optim'])
+    for batch in data[2:]:
+        resumed.train_step(batch, rwrapper)
+    for p, q in zip(model.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(p, q)
+
+
+def test_loading_a_checkpoint_without_recurrent_state_starts_it_empty():
+    model = make_model()
+    model.conv1.prev_grad.fill_(1.0)
+    state = {k: v for k, v in make_model(1).state_dict().items() if 'prev_grad' not in k}
+    result = model.load_state_dict(state, strict=True)  # no missing-key error
+    assert not result.missing_keys
+    assert torch.count_nonzero(model.conv1.prev_grad) == 0
+
+
+def test_eval_output_independent_of_stored_gradient():
+    model = make_model()
+    x = batches(1)[0]['inputs']
+    model.eval()
+    with torch.no_grad():
+        before = model.conv2(model.move1(model.conv1(model.move0(x))))
+    model.train()
+    model.train_step(batches(1, seed=1)[0], RBOOptimWrapper(torch.optim.SGD(model.parameters(), lr=0)))
+    assert torch.count_nonzero(model.conv1.prev_grad) > 0
+    model.eval()
+    with torch.no_grad():
+        after = model.conv2(model.move1(model.conv1(model.move0(x))))
+    assert torch.equal(before, after)
+
+
+def test_nonfinite_gradient_skips_that_layers_recurrent_step():
+    model = make_model()
+    wrapper = RBOOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.0))
+    wrapper.bind(model)
+    model.conv1.weight.grad = torch.full_like(model.conv1.weight, float('nan'))
+    model.conv2.weight.grad = torch.ones_like(model.conv2.weight)
+    wrapper.step()
+    assert torch.count_nonzero(model.conv1.prev_grad) == 0
+    assert torch.equal(model.conv2.prev_grad, torch.ones_like(model.conv2.weight))
+    assert wrapper.num_nonfinite_prev_grads == 1
+
+
+def test_warns_once_without_rbo_conv():
+    model = nn.Sequential(nn.Conv2d(3, 3, 1))
+    wrapper = RBOOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter('always')
+        for _ in range(3):
+            with wrapper.optim_context(model):
+                loss = model(torch.randn(1, 3, 4, 4)).sum()
+            wrapper.update_params(loss)
+    msgs = [str(w.message) for w in rec if 'no RBOConv' in str(w.message)]
+    assert len(msgs) == 1 and 'plain OptimWrapper' in msgs[0]
+
+
+def test_paramwise_groups_from_the_base_config():
+    from mmengine.config import Config
+    cfg = Config.fromfile('configs/_base_/rbo_optim_wrapper.py')
+    model = make_model()
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    assert isinstance(wrapper, RBOOptimWrapper)
+    base_lr = cfg.optim_wrapper.optimizer.lr
+    base_wd = cfg.optim_wrapper.optimizer.weight_decay
+    by_param = {id(p): g for g in wrapper.optimizer.param_groups for p in g['params']}
+    names = dict(model.named_parameters())
+    expect = {
+        'conv1.u': (0.1 * base_lr, 0.0), 'conv1.scale': (base_lr, 0.0),
+        'move0.bias': (base_lr, 0.0), 'conv1.weight': (base_lr, base_wd),
+        'head.weight': (base_lr, base_wd),
+    }
+    for name, (lr, wd) in expect.items():
+        group = by_param[id(names[name])]
+        assert group['lr'] == pytest.approx(lr) and group['weight_decay'] == pytest.approx(wd), name
+
+
+def test_plain_optim_wrapper_never_runs_the_recurrent_step():
+    """The pitfall the wrapper exists for: MMEngine's order leaves no gradient."""
+    model = make_model()
+    wrapper = OptimWrapper(sgd(model))
+    for batch in batches(3):
+        model.train_step(batch, wrapper)
+    assert torch.count_nonzero(model.conv1.prev_grad) == 0
