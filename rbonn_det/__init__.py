@@ -4,7 +4,7 @@ Importing the package registers everything (layers, models, optimizer wrappers,
 hooks) so configs need only ``custom_imports = dict(imports=['rbonn_det'])``.
 """
 from .version import __version__
-from .utils import safe_checkpoint_loading  # noqa: F401  (torch.load allow-list)
+from . import utils  # noqa: F401  (safe torch.load of MMEngine checkpoints)
 from . import binary, engine, models  # noqa: F401,E402  (registration)
 
 __all__ = ['__version__']

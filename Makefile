@@ -1,0 +1,32 @@
+# The two commands of the README: `make demo` and `make test`. Both set up first.
+PY := .venv/bin/python
+TOY := data/toy
+DEMO_CFG := configs/toy/rbonn_faster_rcnn_r18_fpn_toy.py
+DEMO_DIR := work_dirs/demo
+
+.PHONY: setup toy-data test test-all demo clean-venv
+
+setup:
+	@bash tools/setup_env.sh
+
+# The generator writes atomically, so an existing data/toy is a complete one.
+toy-data: setup
+	@if [ -d $(TOY) ]; then echo "[toy] $(TOY) exists (make toy-data-force to regenerate)"; \
+	else $(PY) tools/misc/make_toy_dataset.py --out $(TOY); fi
+
+toy-data-force: setup
+	$(PY) tools/misc/make_toy_dataset.py --out $(TOY) --force
+
+# CI-bounded suite (tests marked `slow` are left to `make test-all`).
+test: setup
+	$(PY) -m pytest tests -m "not slow"
+
+test-all: setup
+	$(PY) -m pytest tests
+
+demo: toy-data
+	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)
+	$(PY) tools/test.py $(DEMO_CFG) $(DEMO_DIR)/latest.pth --work-dir $(DEMO_DIR)/test
+
+clean-venv:
+	rm -rf .venv

@@ -1,0 +1,3 @@
+from .bi_resnet import BiBasicBlock, BiResNet
+
+__all__ = ['BiResNet', 'BiBasicBlock']

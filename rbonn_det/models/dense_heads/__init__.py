@@ -1,0 +1,3 @@
+from .binary_rpn_head import BinaryRPNHead
+
+__all__ = ['BinaryRPNHead']

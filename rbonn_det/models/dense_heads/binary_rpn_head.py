@@ -1,0 +1,25 @@
+"""RPN head whose shared 3x3 conv is 1-bit and followed by PReLU; the 1x1
+objectness / box convs stay real (RBONN_SPEC.md section 5)."""
+from mmcv.cnn import ConvModule
+from mmdet.models.dense_heads import RPNHead
+from mmdet.registry import MODELS
+
+
+@MODELS.register_module()
+class BinaryRPNHead(RPNHead):
+    """:class:`mmdet.models.dense_heads.RPNHead` with ``rpn_conv`` =
+    binary 3x3 conv (``conv_cfg``, default RBOConv) + PReLU instead of conv + ReLU."""
+
+    def __init__(self, *args, conv_cfg=dict(type='RBOConv'), **kwargs):
+        self.binary_conv_cfg = conv_cfg
+        super().__init__(*args, **kwargs)
+
+    def _init_layers(self):
+        super()._init_layers()
+        self.rpn_conv = ConvModule(self.in_channels, self.feat_channels, 3, padding=1,
+                                   conv_cfg=self.binary_conv_cfg,
+                                   act_cfg=dict(type='PReLU', num_parameters=self.feat_channels))
+
+    def forward_single(self, x):
+        x = self.rpn_conv(x)  # PReLU included (mmdet's RPNHead applies ReLU here)
+        return self.rpn_cls(x), self.rpn_reg(x)

@@ -1,0 +1,3 @@
+from .binary_fpn import BinaryFPN
+
+__all__ = ['BinaryFPN']
