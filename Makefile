@@ -1,7 +1,7 @@
 # The two commands of the README: `make demo` and `make test`. Both set up first.
 PY := .venv/bin/python
 TOY := data/toy
-DEMO_CFG := configs/toy/rbonn_faster_rcnn_r18_fpn_toy.py
+DEMO_CFG := configs/toy/rbonn_faster_rcnn_toy.py
 DEMO_DIR := work_dirs/demo
 
 .PHONY: setup toy-data test test-all demo clean-venv
@@ -26,7 +26,7 @@ test-all: setup
 
 demo: toy-data
 	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)
-	$(PY) tools/test.py $(DEMO_CFG) $(DEMO_DIR)/latest.pth --work-dir $(DEMO_DIR)/test
+	$(PY) tools/test.py $(DEMO_CFG) "$$(cat $(DEMO_DIR)/last_checkpoint)" --work-dir $(DEMO_DIR)/test
 
 clean-venv:
 	rm -rf .venv

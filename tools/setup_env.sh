@@ -26,6 +26,7 @@ verify() {
 import torch, mmengine, mmcv, mmdet
 from mmcv.ops import RoIAlign, batched_nms  # compiled ops must be present
 import rbonn_det
+import pkg_resources  # mmengine resolves `mmdet::` configs with it (setuptools<70)
 print(f"[setup] ok: torch {torch.__version__}, mmengine {mmengine.__version__}, "
       f"mmcv {mmcv.__version__} (ops), mmdet {mmdet.__version__}, rbonn_det {rbonn_det.__version__}")
 PY
@@ -78,7 +79,10 @@ fi
 
 step "installing mmdet 3.3.0 and rbonn_det (editable)"
 "${PIP[@]}" install -q "mmdet==3.3.0" || fail "pip install mmdet==3.3.0" "check network access"
-"${PIP[@]}" install -q --no-build-isolation -e "$ROOT" || fail "pip install -e ." "see the error above"
+# --no-deps: every dependency is pinned above; resolving torch again would pull
+# setuptools>=77 (torch's metadata), which drops pkg_resources, which mmengine's
+# config loader needs for `mmdet::` base configs.
+"${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT" || fail "pip install -e ." "see the error above"
 
 step "verifying imports"
 verify || fail "import check" "run 'rm -rf $VENV' and 'make setup' again; if mmcv.ops fails, delete $WHEEL_CACHE"

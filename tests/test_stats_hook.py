@@ -1,0 +1,59 @@
+"""RBOStatsHook writes RBONN's state to the log at the logger interval."""
+import torch
+from mmengine.hooks import Hook
+
+from _tiny import make_runner
+from rbonn_det.binary import bilinear_term, drelu_mask
+
+
+def test_stats_hook_logs_the_rbo_state(tmp_path):
+    runner = make_runner(tmp_path, max_epochs=1, custom_hooks=[dict(type='RBOStatsHook')])
+    runner.train()
+    hub = runner.message_hub
+    conv = runner.model.conv
+    expect = dict(
+        alpha_mean=conv.scale.abs().mean().item(),
+        u_mean=conv.u.mean().item(),
+        backtracked_frac=drelu_mask(conv.scale.abs(), conv.weight, 0.6).mean().item(),
+        bilinear_term=bilinear_term(conv.weight, conv.scale.abs(), 0.02, 1e-4).item())
+    for key, value in expect.items():
+        buf = hub.get_scalar(f'train/rbo/{key}')
+        # logged every iteration here (logger interval 1): 4 iterations
+        assert len(buf.data[0]) == 4
+        assert buf.current() == torch.tensor(value).item(), key
+    assert hub.get_scalar('train/rbo/nonfinite_prev_grads').current() == 0
+    log = (tmp_path / runner.timestamp / f'{runner.timestamp}.log').read_text()
+    assert 'rbo/alpha_mean' in log and 'rbo/backtracked_frac' in log
+
+
+class SkipNonFiniteSteps(Hook):
+    """Keeps the parameters finite around an injected NaN gradient."""
+
+    def before_train(self, runner):
+        opt = runner.optim_wrapper.optimizer
+        orig = opt.step
+
+        def step(*args, **kwargs):
+            grads = [p.grad for g in opt.param_groups for p in g['params'] if p.grad is not None]
+            if all(torch.isfinite(g).all() for g in grads):
+                return orig(*args, **kwargs)
+
+        opt.step = step
+
+
+def test_stats_hook_reports_nonfinite_gradients_once_per_interval(tmp_path):
+    runner = make_runner(tmp_path, max_epochs=1,
+                         custom_hooks=[dict(type='RBOStatsHook', interval=2), SkipNonFiniteSteps()])
+    calls = {'n': 0}
+
+    def poison(grad):  # a NaN in the RBO conv's gradient at the 2nd iteration
+        calls['n'] += 1
+        return grad * float('nan') if calls['n'] == 2 else grad
+
+    runner.model.conv.weight.register_hook(poison)
+    runner.train()
+    buf = runner.message_hub.get_scalar('train/rbo/nonfinite_prev_grads')
+    assert buf.data[0].tolist() == [1, 0]  # logged at iterations 2 and 4
+    assert runner.optim_wrapper.num_nonfinite_prev_grads == 1
+    log = (tmp_path / runner.timestamp / f'{runner.timestamp}.log').read_text()
+    assert log.count('non-finite layer gradient') == 1
