@@ -1,4 +1,6 @@
 """Tiny MMEngine model / data with an RBOConv, shared by runner-level tests."""
+import uuid
+
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
@@ -34,7 +36,7 @@ class Toy(Dataset):
 def make_runner(work_dir, max_epochs, custom_hooks=None, **kw):
     torch.manual_seed(0)
     return Runner(
-        model=TinyDetLike(), work_dir=str(work_dir), experiment_name=f'exp_{max_epochs}_{kw.get("resume", 0)}',
+        model=TinyDetLike(), work_dir=str(work_dir), experiment_name=f'tiny_{uuid.uuid4().hex[:8]}',
         train_dataloader=dict(dataset=Toy(), sampler=dict(type='DefaultSampler', shuffle=True),
                               batch_size=2, collate_fn=dict(type='default_collate')),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
