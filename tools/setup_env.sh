@@ -22,7 +22,7 @@ fail() {
 }
 
 verify() {
-    "$VENV/bin/python" - <<'PY'
+    "$VENV/bin/python" -W ignore::DeprecationWarning - <<'PY'
 import torch, mmengine, mmcv, mmdet
 from mmcv.ops import RoIAlign, batched_nms  # compiled ops must be present
 import rbonn_det
