@@ -31,9 +31,12 @@ def build(cfg_path):
 
 def toy_batch(model, num_classes, seed=0):
     torch.manual_seed(seed)
-    data = demo_mm_inputs(batch_size=2, image_shapes=[(3, 128, 160), (3, 160, 128)],
-                          num_items=[3, 2], num_classes=num_classes)
-    return data
+    if 'SSD' in type(model.backbone).__name__:  # SSD300's extra levels need 300 px
+        shapes = [(3, 300, 300), (3, 300, 300)]
+    else:
+        shapes = [(3, 128, 160), (3, 160, 128)]
+    return demo_mm_inputs(batch_size=2, image_shapes=shapes, num_items=[3, 2],
+                          num_classes=num_classes)
 
 
 def num_classes_of(cfg):

@@ -1,3 +1,4 @@
 from .bi_resnet import BiBasicBlock, BiResNet
+from .binary_ssd_vgg import BinaryConvBN, BinarySSDVGG
 
-__all__ = ['BiResNet', 'BiBasicBlock']
+__all__ = ['BiResNet', 'BiBasicBlock', 'BinarySSDVGG', 'BinaryConvBN']

@@ -1,0 +1,21 @@
+# 1-bit SSD300 parts (RBONN_SPEC.md section 5), referenced by the SSD configs that
+# inherit mmdet's own SSD300 configs (names chosen not to collide with them):
+# VGG-16 convs after the first are 1-bit (BinarySSDVGG); the SSD neck's extra layers
+# are 1-bit (mmdet's SSDNeck takes conv_cfg / norm_cfg / act_cfg); the multibox
+# cls/reg convs stay real. No 1-bit VGG-16 checkpoint exists and the float
+# `open-mmlab://vgg16_caffe` keys do not fit the binary units: train from scratch.
+custom_imports = dict(imports=['rbonn_det'], allow_failed_imports=False)
+
+binary_ssd_backbone = dict(
+    type='BinarySSDVGG', conv_cfg=dict(type='RBOConv'), norm_cfg=dict(type='BN'),
+    init_cfg=None)
+binary_ssd_neck = dict(
+    conv_cfg=dict(type='RBOConv'), norm_cfg=dict(type='BN'), act_cfg=dict(type='PReLU'))
+# RBONN's wrapper; the constructor's defaults are the released parameter groups
+# (u: 0.1x lr, no decay; s and LearnableBias: no decay). mmdet's SGD is kept.
+rbo_optim_wrapper = dict(type='RBOOptimWrapper', constructor='RBOOptimWrapperConstructor')
+rbo_ssd_custom_hooks = [
+    dict(type='NumClassCheckHook'),  # mmdet's SSD300 hooks ...
+    dict(type='CheckInvalidLossHook', interval=50, priority='VERY_LOW'),
+    dict(type='RBOStatsHook'),  # ... plus RBONN's statistics
+]

@@ -1,0 +1,6 @@
+# Baseline: ../rbonn_faster_rcnn_voc.py with Bi-Real convs (approx-sign, alpha = mean|W| with gradient).
+_base_ = '../rbonn_faster_rcnn_voc.py'
+conv = dict(type='BiRealConv')
+model = dict(backbone=dict(conv_cfg=conv), neck=dict(conv_cfg=conv), rpn_head=dict(conv_cfg=conv))
+optim_wrapper = dict(type='OptimWrapper')
+custom_hooks = []  # no RBO layers to monitor

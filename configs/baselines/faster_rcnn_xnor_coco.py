@@ -1,0 +1,6 @@
+# Baseline: ../rbonn_faster_rcnn_coco.py with XNOR-Net convs (clipped-STE sign, alpha = mean|W| detached).
+_base_ = '../rbonn_faster_rcnn_coco.py'
+conv = dict(type='XNORConv')
+model = dict(backbone=dict(conv_cfg=conv), neck=dict(conv_cfg=conv), rpn_head=dict(conv_cfg=conv))
+optim_wrapper = dict(type='OptimWrapper')
+custom_hooks = []  # no RBO layers to monitor

@@ -1,0 +1,8 @@
+# Baseline: ../rbonn_ssd300_coco.py with the real-valued twin: same
+# architecture (LearnableBias -> conv -> BN -> PReLU units), real convs.
+_base_ = '../rbonn_ssd300_coco.py'
+conv = dict(type='Conv2d')
+model = dict(backbone=dict(conv_cfg=conv), neck=dict(conv_cfg=conv))
+optim_wrapper = dict(type='OptimWrapper')
+custom_hooks = [dict(type='NumClassCheckHook'),
+                dict(type='CheckInvalidLossHook', interval=50, priority='VERY_LOW')]
