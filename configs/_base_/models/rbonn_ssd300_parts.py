@@ -12,8 +12,12 @@ binary_ssd_backbone = dict(
 binary_ssd_neck = dict(
     conv_cfg=dict(type='RBOConv'), norm_cfg=dict(type='BN'), act_cfg=dict(type='PReLU'))
 # RBONN's wrapper; the constructor's defaults are the released parameter groups
-# (u: 0.1x lr, no decay; s and LearnableBias: no decay). mmdet's SGD is kept.
-rbo_optim_wrapper = dict(type='RBOOptimWrapper', constructor='RBOOptimWrapperConstructor')
+# (u: 0.1x lr, no decay; s and LearnableBias: no decay). mmdet's SGD is kept, with
+# the family's gradient clipping (35): under SGD, dL/du = -sum(g * M * G_prev) grows
+# with the square of the gradient, and unclipped SSD runs were seen to blow u and
+# alpha up within 30 iterations on the toy set.
+rbo_optim_wrapper = dict(type='RBOOptimWrapper', constructor='RBOOptimWrapperConstructor',
+                         clip_grad=dict(max_norm=35, norm_type=2))
 rbo_ssd_custom_hooks = [
     dict(type='NumClassCheckHook'),  # mmdet's SSD300 hooks ...
     dict(type='CheckInvalidLossHook', interval=50, priority='VERY_LOW'),

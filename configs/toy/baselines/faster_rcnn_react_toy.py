@@ -1,0 +1,6 @@
+# Toy baseline: ../rbonn_faster_rcnn_toy.py with ReActNet convs.
+_base_ = '../rbonn_faster_rcnn_toy.py'
+conv = dict(type='ReActConv')
+model = dict(backbone=dict(conv_cfg=conv), neck=dict(conv_cfg=conv), rpn_head=dict(conv_cfg=conv))
+optim_wrapper = dict(type='OptimWrapper')
+custom_hooks = []  # no RBO layers to monitor
