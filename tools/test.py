@@ -6,6 +6,7 @@
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
@@ -34,7 +35,6 @@ def parse_args():
 
 def main():
     args = parse_args()
-    check_checkpoint(args.checkpoint)
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -47,7 +47,11 @@ def main():
     if args.show_dir:
         vis = cfg.default_hooks.visualization
         vis.draw, vis.test_out_dir = True, osp.abspath(args.show_dir)
-    check_config(cfg, train=False)
+    try:
+        check_checkpoint(args.checkpoint)
+        check_config(cfg, train=False)
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(f'{osp.basename(__file__)}: error: {e}')
     runner = Runner.from_cfg(cfg)
     if args.out:
         from mmdet.evaluation import DumpDetResults

@@ -6,6 +6,7 @@
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
@@ -55,7 +56,10 @@ def main():
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    check_config(cfg)
+    try:
+        check_config(cfg)
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(f'{osp.basename(__file__)}: error: {e}')
     runner = Runner.from_cfg(cfg)
     runner.train()
 

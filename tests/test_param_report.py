@@ -1,0 +1,18 @@
+"""Parameter accounting on a hand-made model."""
+from torch import nn
+
+from rbonn_det.binary import RBOConv
+from rbonn_det.deploy import count_parameters, format_parameter_table
+
+
+def test_counts_match_hand_computation():
+    model = nn.Module()
+    model.backbone = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False),  # 216 real
+                                   RBOConv(8, 16, 3, bias=False))  # 1152 binary + 16 s + 16 u
+    model.head = nn.Linear(16, 4)  # 68 real
+    parts = count_parameters(model)
+    assert parts['backbone'] == dict(binary=1152, real=216 + 32, bits=1152 + 32 * 248,
+                                     fp32_bits=32 * 1400)
+    assert parts['head'] == dict(binary=0, real=68, bits=32 * 68, fp32_bits=32 * 68)
+    table = format_parameter_table(parts)
+    assert 'total' in table and '1,152' in table
