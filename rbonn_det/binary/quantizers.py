@@ -19,34 +19,30 @@ def binary_sign(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
 
 
-class _ApproxSignFunction(Function):
-    """sign forward; Bi-Real piecewise-quadratic backward (RBONN_SPEC section 3)."""
+def _sign_function(name: str, surrogate, doc: str):
+    """An autograd Function: binary_sign forward, ``grad * surrogate(x)`` backward."""
 
-    @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
         return binary_sign(x)
 
-    @staticmethod
     def backward(ctx, grad_out):
         (x, ) = ctx.saved_tensors
-        # d/dx = 2 + 2x on [-1, 0), 2 - 2x on [0, 1), 0 elsewhere == 2 - 2|x| on [-1, 1).
-        inside = (x >= -1) & (x < 1)
-        return grad_out * torch.where(inside, 2 - 2 * x.abs(), 0.0).to(grad_out.dtype)
+        return grad_out * surrogate(x).to(grad_out.dtype)
+
+    return type(name, (Function, ), dict(forward=staticmethod(forward),
+                                         backward=staticmethod(backward), __doc__=doc))
 
 
-class _STESignFunction(Function):
-    """sign forward; straight-through backward clipped at |x| <= 1 (BNN / XNOR-Net)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return binary_sign(x)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        (x, ) = ctx.saved_tensors
-        return grad_out * (x.abs() <= 1).to(grad_out.dtype)
+# Bi-Real: d/dx = 2 + 2x on [-1, 0), 2 - 2x on [0, 1), 0 elsewhere == 2 - 2|x| on [-1, 1).
+_ApproxSignFunction = _sign_function(
+    '_ApproxSignFunction',
+    lambda x: torch.where((x >= -1) & (x < 1), 2 - 2 * x.abs(), 0.0),
+    'sign forward; Bi-Real piecewise-quadratic backward (RBONN_SPEC section 3).')
+# BNN / XNOR-Net: straight-through, clipped at |x| <= 1.
+_STESignFunction = _sign_function(
+    '_STESignFunction', lambda x: (x.abs() <= 1),
+    'sign forward; straight-through backward clipped at |x| <= 1.')
 
 
 def approx_sign(x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,52 @@
+"""What tools/train.py and tools/test.py share: the common flags and turning
+them into a config (mmdet's tools/*.py behaviour)."""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+
+from .config_checks import check_checkpoint, check_config
+
+
+def common_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def parse(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def load_config(args) -> Config:
+    """Config from file + --cfg-options + launcher + work_dir (default work_dirs/NAME)."""
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def check_or_exit(tool: str, cfg: Config, train: bool, checkpoint: str = None) -> None:
+    """Start-up checks; a failure ends the tool with one line, nothing written."""
+    try:
+        if checkpoint is not None:
+            check_checkpoint(checkpoint)
+        check_config(cfg, train=train)
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(f'{tool}: error: {e}')
