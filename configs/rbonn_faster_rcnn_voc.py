@@ -1,5 +1,5 @@
 # 1-bit RBONN Faster R-CNN R18-FPN on VOC07+12 trainval x3, tested on VOC07 test
-# (VOCMetric, 11-point mAP). As in the family's recipe: the x3 RepeatDataset of
+# (VOCMetric, 11-point and area mAP). As in the family's recipe: the x3 RepeatDataset of
 # mmdet's VOC base, 12 epochs, steps at 8 and 11 (schedules/rbonn_1x.py).
 _base_ = [
     '_base_/models/rbonn_faster_rcnn_r18_fpn.py',
@@ -29,5 +29,9 @@ train_dataloader = dict(
     batch_size=4,
     dataset=dict(dataset=dict(datasets=voc_trainval)))
 
-val_evaluator = dict(type='VOCMetric', metric='mAP', eval_mode='11points')
+# both VOC conventions: 11-point (VOC07) and area (VOC2010+) mAP
+val_evaluator = [
+    dict(type='VOCMetric', metric='mAP', eval_mode='11points', prefix='pascal_voc_11pt'),
+    dict(type='VOCMetric', metric='mAP', eval_mode='area', prefix='pascal_voc_area'),
+]
 test_evaluator = val_evaluator
