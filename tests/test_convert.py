@@ -1,0 +1,159 @@
+"""Pretrained 1-bit backbone reuse: the released layout converts, loads bit-exact,
+and the backbone computes what the released ResNet computes."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import rbonn_det  # noqa: F401
+from rbonn_det.models import BiResNet
+from rbonn_det.utils.convert import ConversionError, convert_file
+
+ROOT = Path(__file__).resolve().parents[1]
+ARCH = {18: (4, 4, 4, 4), 34: (6, 8, 12, 6)}
+CH = (64, 128, 256, 512)
+
+
+def released_checkpoint(depth=18, seed=0):
+    """Random values in the released key layout and shapes (RBONN_SPEC section 4)."""
+    g = torch.Generator().manual_seed(seed)
+    r = lambda *s: torch.randn(*s, generator=g)
+    sd = {}
+
+    def bn(p, c):
+        sd.update({f'{p}.weight': r(c).abs() + 0.5, f'{p}.bias': r(c), f'{p}.running_mean': r(c),
+                   f'{p}.running_var': r(c).abs() + 0.5,
+                   f'{p}.num_batches_tracked': torch.tensor(7)})
+
+    sd['conv1.weight'] = r(64, 3, 7, 7) * 0.1
+    bn('bn1', 64)
+    cin = 64
+    for s, (blocks, c) in enumerate(zip(ARCH[depth], CH), 1):
+        for i in range(blocks):
+            p = f'layer{s}.{i}'
+            sd[f'{p}.move0.bias'] = r(1, cin, 1, 1) * 0.1
+            sd[f'{p}.binary_conv.weight'] = r(c, cin, 3, 3)
+            sd[f'{p}.binary_conv.scale_factor'] = r(c, 1, 1, 1)
+            sd[f'{p}.binary_conv.u'] = r(c, 1, 1, 1).abs()
+            bn(f'{p}.bn1', c)
+            sd[f'{p}.move1.bias'] = r(1, c, 1, 1) * 0.1
+            sd[f'{p}.prelu.weight'] = r(c).abs() * 0.3
+            sd[f'{p}.move2.bias'] = r(1, c, 1, 1) * 0.1
+            if cin != c:
+                sd[f'{p}.downsample.1.weight'] = r(c, cin, 1, 1) * 0.1
+                bn(f'{p}.downsample.2', c)
+            cin = c
+    sd['fc.weight'], sd['fc.bias'] = r(1000, 512) * 0.01, r(1000)
+    return {f'module.{k}': v for k, v in sd.items()}  # torch.nn.DataParallel
+
+
+def released_forward(sd, x, depth=18):
+    """The released ResNet forward, written from the spec, eval mode."""
+    sd = {k[len('module.'):]: v for k, v in sd.items()}
+    sign = lambda t: torch.where(t >= 0, 1.0, -1.0)
+
+    def bn(t, p):
+        return F.batch_norm(t, sd[f'{p}.running_mean'], sd[f'{p}.running_var'],
+                            sd[f'{p}.weight'], sd[f'{p}.bias'], False, 0.0, 1e-5)
+
+    x = F.max_pool2d(bn(F.conv2d(x, sd['conv1.weight'], stride=2, padding=3), 'bn1'), 3, 2, 1)
+    outs = []
+    for s, blocks in enumerate(ARCH[depth], 1):
+        for i in range(blocks):
+            p = f'layer{s}.{i}'
+            stride = 2 if s > 1 and i == 0 else 1
+            w = sd[f'{p}.binary_conv.weight']
+            wb = sd[f'{p}.binary_conv.scale_factor'].abs() * 0.02 * sign(w)
+            h = bn(F.conv2d(sign(x + sd[f'{p}.move0.bias']), wb, stride=stride, padding=1), f'{p}.bn1')
+            if f'{p}.downsample.1.weight' in sd:
+                short = F.avg_pool2d(x, 2) if stride == 2 else x
+                short = bn(F.conv2d(short, sd[f'{p}.downsample.1.weight']), f'{p}.downsample.2')
+            else:
+                short = x
+            h = F.prelu(h + short + sd[f'{p}.move1.bias'], sd[f'{p}.prelu.weight'])
+            x = h + sd[f'{p}.move2.bias']
+        outs.append(x)
+    return outs
+
+
+def test_released_checkpoint_converts_loads_and_computes_the_same(tmp_path):
+    src, dst = tmp_path / 'rbonn_r18.pth.tar', tmp_path / 'backbone.pth'
+    ckpt = released_checkpoint()
+    torch.save({'state_dict': ckpt, 'epoch': 256}, src)
+    report = convert_file(str(src), str(dst))
+    assert report['layout'] == 'released' and report['depth'] == 18
+    assert report['dropped'] == ['fc.weight', 'fc.bias'] and report['missing'] == []
+    net = BiResNet(depth=18, init_cfg=dict(type='Pretrained', checkpoint=str(dst)))
+    net.init_weights()
+    sd = net.state_dict()
+    for key, value in ckpt.items():
+        key = key[len('module.'):].replace('scale_factor', 'scale')
+        if not key.startswith('fc.'):
+            assert torch.equal(sd[key], value), key  # bit-exact
+    assert all(torch.count_nonzero(v) == 0 for k, v in sd.items() if k.endswith('prev_grad'))
+    net.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        ours, ref = net(x), released_forward(ckpt, x)
+    for a, b in zip(ours, ref):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_bare_state_dict_and_cli_report(tmp_path):
+    src, dst = tmp_path / 'bare.pth', tmp_path / 'out.pth'
+    torch.save({k[len('module.'):]: v for k, v in released_checkpoint().items()}, src)
+    proc = subprocess.run([sys.executable, 'tools/model_converters/rbonn_cls_to_det.py', str(src),
+                           str(dst)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    # 6 stem + 16 blocks x 12 + 3 shortcuts x 6 = 216 tensors
+    assert 'converted: 216 tensors' in proc.stdout and "dropped: 2 ['fc.weight', 'fc.bias']" in proc.stdout
+
+
+def test_detector_backbone_round_trip(tmp_path):
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    register_all_modules()
+    cfg = Config.fromfile(str(ROOT / 'configs/toy/rbonn_faster_rcnn_toy.py'))
+    torch.manual_seed(0)
+    det = MODELS.build(cfg.model)
+    for m in det.backbone.modules():
+        if hasattr(m, 'prev_grad'):
+            m.prev_grad.normal_()  # a mid-training state: must not be carried over
+    torch.save({'state_dict': det.state_dict(), 'meta': {}}, tmp_path / 'det.pth')
+    report = convert_file(str(tmp_path / 'det.pth'), str(tmp_path / 'bb.pth'))
+    assert report['layout'] == 'detector' and report['missing'] == []
+    cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=str(tmp_path / 'bb.pth'))
+    torch.manual_seed(1)
+    det2 = MODELS.build(cfg.model)
+    det2.init_weights()
+    det.eval(), det2.eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(det.backbone(x), det2.backbone(x)):
+            assert torch.equal(a, b)
+    assert all(torch.count_nonzero(m.prev_grad) == 0 for m in det2.backbone.modules()
+               if hasattr(m, 'prev_grad'))
+
+
+@pytest.mark.parametrize('case', ['truncated', 'layout', 'depth', 'shape'])
+def test_bad_inputs_fail_clearly_and_write_nothing(tmp_path, case):
+    src, dst = tmp_path / 'src.pth', tmp_path / 'dst.pth'
+    ckpt = released_checkpoint(depth=34 if case == 'depth' else 18)
+    if case == 'layout':
+        ckpt = {'encoder.stem.weight': torch.zeros(3)}
+    if case == 'shape':
+        ckpt['module.layer2.0.binary_conv.weight'] = torch.zeros(128, 64, 5, 5)
+    torch.save(ckpt, src)
+    if case == 'truncated':
+        data = src.read_bytes()
+        src.write_bytes(data[:len(data) // 2])
+    expect = {'truncated': 'cannot read', 'layout': "unrecognised layout \\(first key 'encoder.stem.weight'\\)",
+              'depth': 'is a ResNet-34 .* not ResNet-18',
+              'shape': "shape mismatch at 'layer2.0.binary_conv.weight'"}[case]
+    with pytest.raises(ConversionError, match=expect):
+        convert_file(str(src), str(dst), depth=18)
+    assert not dst.exists() and [p.name for p in tmp_path.iterdir()] == ['src.pth']
