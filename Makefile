@@ -4,7 +4,7 @@ TOY := data/toy
 DEMO_CFG := configs/toy/rbonn_faster_rcnn_toy.py
 DEMO_DIR := work_dirs/demo
 
-.PHONY: setup toy-data test test-all demo clean-venv
+.PHONY: setup toy-data toy-data-force toy-cls-data test test-all demo clean-venv
 
 setup:
 	@bash tools/setup_env.sh
@@ -13,6 +13,11 @@ setup:
 toy-data: setup
 	@if [ -d $(TOY) ]; then echo "[toy] $(TOY) exists (make toy-data-force to regenerate)"; \
 	else $(PY) tools/misc/make_toy_dataset.py --out $(TOY); fi
+
+# Classification crops of the toy set, for the backbone-pretraining config.
+toy-cls-data: toy-data
+	@if [ -d data/toy_cls ]; then echo "[toy-cls] data/toy_cls exists"; \
+	else $(PY) tools/misc/make_toy_cls_dataset.py --det-root $(TOY) --out data/toy_cls; fi
 
 toy-data-force: setup
 	$(PY) tools/misc/make_toy_dataset.py --out $(TOY) --force

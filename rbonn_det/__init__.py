@@ -5,6 +5,6 @@ hooks) so configs need only ``custom_imports = dict(imports=['rbonn_det'])``.
 """
 from .version import __version__
 from . import utils  # noqa: F401  (safe torch.load of MMEngine checkpoints)
-from . import binary, engine, models  # noqa: F401,E402  (registration)
+from . import binary, classification, engine, models  # noqa: F401,E402  (registration)
 
 __all__ = ['__version__']

@@ -13,6 +13,7 @@ Layout written under ``out``::
     coco/annotations/instances_{train,val}.json
     coco/{train,val}/{train,test}_NNNNNN.jpg
 """
+import contextlib
 import io
 import json
 import os
@@ -171,17 +172,15 @@ def _write_split(root: Path, seed: int, split: str, count: int) -> Dict[str, int
     return dict(images=len(images), instances=len(annotations))
 
 
-def make_toy_dataset(out, seed: int = 0, num_train: int = 300, num_test: int = 100,
-                     force: bool = False, log=print) -> Dict[str, Dict[str, int]]:
-    """Generate the toy data set under ``out`` (atomically: temp dir, then rename).
+@contextlib.contextmanager
+def atomic_output_dir(out, force: bool):
+    """Yields a temp dir beside ``out`` that replaces ``out`` only on success.
 
     Raises:
         FileExistsError: ``out`` exists and is not empty and ``force`` is False.
-        PermissionError: the parent of ``out`` is not writable.
+        PermissionError: the parent of ``out`` cannot be created or written.
     """
     out = Path(out).resolve()
-    if num_train < 1 or num_test < 1:
-        raise ValueError(f'num_train and num_test must be >= 1, got {num_train}, {num_test}')
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise FileExistsError(f'output {out} exists and is not empty; pass --force to '
                               'replace it, or choose another --out')
@@ -194,15 +193,7 @@ def make_toy_dataset(out, seed: int = 0, num_train: int = 300, num_test: int = 1
         raise PermissionError(f'cannot write into {parent}; choose a writable --out')
     tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.tmp-', dir=parent))
     try:
-        voc = tmp / 'VOCdevkit' / 'VOC2007'
-        for sub in ('JPEGImages', 'Annotations', 'ImageSets/Main'):
-            (voc / sub).mkdir(parents=True)
-        (tmp / 'coco' / 'annotations').mkdir(parents=True)
-        stats = {}
-        for split, count in (('train', num_train), ('test', num_test)):
-            stats[split] = _write_split(tmp, seed, split, count)
-            log(f'[toy] {split}: {stats[split]["images"]} images, '
-                f'{stats[split]["instances"]} objects')
+        yield tmp
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f'.{out.name}.old-', dir=parent))
             out.rename(old / out.name)
@@ -213,5 +204,61 @@ def make_toy_dataset(out, seed: int = 0, num_train: int = 300, num_test: int = 1
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    log(f'[toy] wrote {out} (VOC: VOCdevkit/VOC2007, COCO: coco/), seed {seed}')
+
+
+def make_toy_dataset(out, seed: int = 0, num_train: int = 300, num_test: int = 100,
+                     force: bool = False, log=print) -> Dict[str, Dict[str, int]]:
+    """Generate the toy data set under ``out`` (atomically: temp dir, then rename).
+
+    Raises:
+        FileExistsError: ``out`` exists and is not empty and ``force`` is False.
+        PermissionError: the parent of ``out`` is not writable.
+    """
+    if num_train < 1 or num_test < 1:
+        raise ValueError(f'num_train and num_test must be >= 1, got {num_train}, {num_test}')
+    with atomic_output_dir(out, force) as tmp:
+        voc = tmp / 'VOCdevkit' / 'VOC2007'
+        for sub in ('JPEGImages', 'Annotations', 'ImageSets/Main'):
+            (voc / sub).mkdir(parents=True)
+        (tmp / 'coco' / 'annotations').mkdir(parents=True)
+        stats = {}
+        for split, count in (('train', num_train), ('test', num_test)):
+            stats[split] = _write_split(tmp, seed, split, count)
+            log(f'[toy] {split}: {stats[split]["images"]} images, '
+                f'{stats[split]["instances"]} objects')
+    log(f'[toy] wrote {Path(out).resolve()} (VOC: VOCdevkit/VOC2007, COCO: coco/), seed {seed}')
     return stats
+
+
+def make_toy_cls_dataset(det_root, out, size: int = 64, force: bool = False,
+                         log=print) -> Dict[str, int]:
+    """Classification crops of the toy set's objects (for backbone pretraining):
+    ``out/{train,val}/<class>/<image>_<k>.png``, each box with a 15% margin,
+    resized to ``size`` x ``size``. Reads ``det_root/coco``."""
+    det_root = Path(det_root)
+    counts = {}
+    with atomic_output_dir(out, force) as tmp:
+        for split in ('train', 'val'):
+            ann = det_root / 'coco' / 'annotations' / f'instances_{split}.json'
+            if not ann.is_file():
+                raise FileNotFoundError(f'{ann} not found; generate the toy set first '
+                                        '(make toy-data)')
+            coco = json.loads(ann.read_text())
+            names = {c['id']: c['name'] for c in coco['categories']}
+            for name in names.values():
+                (tmp / split / name).mkdir(parents=True)
+            images = {im['id']: im for im in coco['images']}
+            for k, a in enumerate(coco['annotations']):
+                im = images[a['image_id']]
+                x, y, w, h = a['bbox']
+                m = 0.15 * max(w, h)
+                box = (max(0, int(x - m)), max(0, int(y - m)),
+                       min(im['width'], int(x + w + m)), min(im['height'], int(y + h + m)))
+                with Image.open(det_root / 'coco' / split / im['file_name']) as img:
+                    crop = img.convert('RGB').crop(box).resize((size, size), Image.BILINEAR)
+                stem = Path(im['file_name']).stem
+                crop.save(tmp / split / names[a['category_id']] / f'{stem}_{k}.png')
+            counts[split] = len(coco['annotations'])
+            log(f'[toy-cls] {split}: {counts[split]} crops')
+    log(f'[toy-cls] wrote {Path(out).resolve()}')
+    return counts

@@ -1,0 +1,72 @@
+"""Pretraining the 1-bit backbone in the same stack: classification on toy crops,
+then the checkpoint converts into a detection backbone."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import rbonn_det  # noqa: F401
+from rbonn_det.datasets import make_toy_cls_dataset
+from rbonn_det.utils.convert import convert_file
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope='module')
+def cls_root(toy_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp('cls') / 'toy_cls'
+    make_toy_cls_dataset(toy_root, out, log=lambda *_: None)
+    return out
+
+
+def test_crops_are_class_folders(cls_root, toy_root):
+    import json
+    n = len(json.loads((toy_root / 'coco/annotations/instances_train.json').read_text())['annotations'])
+    files = list((cls_root / 'train').rglob('*.png'))
+    assert len(files) == n
+    assert sorted(p.name for p in (cls_root / 'train').iterdir()) == ['circle', 'square', 'star', 'triangle']
+
+
+def test_pretrain_one_epoch_then_convert(cls_root, tmp_path):
+    root = f'{cls_root}/'
+    opts = [f'train_dataloader.dataset.data_root={root}', f'val_dataloader.dataset.data_root={root}',
+            f'test_dataloader.dataset.data_root={root}', 'train_cfg.max_epochs=1',
+            'default_hooks.logger.interval=2', 'randomness.seed=0']
+    proc = subprocess.run([sys.executable, 'tools/train.py', 'configs/toy/rbonn_resnet18_cls_toy.py',
+                           '--work-dir', str(tmp_path), '--cfg-options', *opts],
+                          cwd=ROOT, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    top1 = float(re.findall(r'cls/top1: ([0-9.]+)', out)[-1])
+    assert top1 > 25.0 + 10  # 4 classes: chance is 25 %
+    assert 'rbo/u_mean' in out
+    ckpt = (tmp_path / 'last_checkpoint').read_text().strip()
+    report = convert_file(ckpt, str(tmp_path / 'backbone.pth'), depth=18)
+    assert report['layout'] == 'detector' and report['missing'] == []  # backbone.* keys
+
+
+def test_distillation_loss_is_kl_to_the_teacher():
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='BinaryImageClassifier', num_classes=4, ce_weight=0.0, distill_weight=1.0,
+        backbone=dict(type='BiResNet', depth=18, out_indices=(3, )),
+        teacher=dict(backbone=dict(type='BiResNet', depth=18, out_indices=(3, ),
+                                   conv_cfg=dict(type='Conv2d')))))
+    model.train()
+    assert not model.teacher.training and not any(p.requires_grad for p in model.teacher.parameters())
+    x, y = torch.randn(3, 3, 32, 32), [torch.tensor(i) for i in (0, 1, 2)]
+    losses = model(x, y, mode='loss')
+    assert set(losses) == {'loss_kd'}
+    with torch.no_grad():
+        t = model.teacher.logits(x).softmax(1)
+    expect = F.kl_div(model.logits(x).log_softmax(1), t, reduction='batchmean')
+    torch.testing.assert_close(losses['loss_kd'], expect)
+    losses['loss_kd'].backward()
+    assert model.backbone.conv1.weight.grad is not None
