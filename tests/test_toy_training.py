@@ -44,7 +44,14 @@ def test_short_training_beats_untrained(toy_root, tmp_path):
     assert 'rbo/alpha_mean' in train_out  # the RBO statistics reach the log
     ckpt = (tmp_path / 'train' / 'last_checkpoint').read_text().strip()
     trained = bbox_map(run_tool(['tools/test.py', CONFIG, ckpt, '--work-dir', str(tmp_path / 't1'),
-                                 '--cfg-options', *opts]))
+                                 '--out', str(tmp_path / 'dets.pkl'), '--show-dir',
+                                 str(tmp_path / 'show'), '--cfg-options', *opts]))
+    # --out dumps one result per test image; --show-dir draws them (mmdet's visualizer)
+    import pickle
+    with open(tmp_path / 'dets.pkl', 'rb') as f:
+        dets = pickle.load(f)
+    assert len(dets) == 20 and 'pred_instances' in dets[0]
+    assert len(list((tmp_path / 'show').rglob('*.jpg'))) == 20
 
     # the same detector, untrained: its initial weights saved as a checkpoint
     from mmdet.registry import MODELS
