@@ -23,6 +23,8 @@ CONFIGS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'configs').rglob('*.p
 def build(cfg_path):
     register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(str(ROOT / cfg_path))
+    if cfg.model.get('teacher'):  # a distillation config: no teacher checkpoint here
+        cfg.model.teacher.checkpoint = None
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -31,6 +33,9 @@ def build(cfg_path):
 
 def toy_batch(model, num_classes, seed=0):
     torch.manual_seed(seed)
+    if type(model).__name__ == 'BinaryImageClassifier':  # backbone pretraining configs
+        return dict(inputs=[torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8) for _ in range(2)],
+                    data_samples=[torch.tensor(i % num_classes) for i in range(2)])
     if 'SSD' in type(model.backbone).__name__:  # SSD300's extra levels need 300 px
         shapes = [(3, 300, 300), (3, 300, 300)]
     else:
@@ -40,6 +45,8 @@ def toy_batch(model, num_classes, seed=0):
 
 
 def num_classes_of(cfg):
+    if 'num_classes' in cfg.model:  # classifier
+        return cfg.model.num_classes
     head = cfg.model.get('roi_head', {}).get('bbox_head') or cfg.model.get('bbox_head')
     return head['num_classes']
 
