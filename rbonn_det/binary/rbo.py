@@ -15,10 +15,6 @@ from .quantizers import binary_sign
 MASK_MODES = ('paper', 'released')
 
 
-def _sum_per_channel(x: torch.Tensor) -> torch.Tensor:
-    return x.sum(dim=tuple(range(1, x.dim())), keepdim=True)
-
-
 class BilinearBinarize(Function):
     """RBO bilinear weight binarization.
 
