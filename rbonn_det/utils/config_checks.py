@@ -27,12 +27,9 @@ def _dataset_classes(ds_cfg):
 
 
 def _model_num_classes(model_cfg):
-    for head in ('roi_head', ):
-        if model_cfg.get(head) and model_cfg[head].get('bbox_head'):
-            return model_cfg[head]['bbox_head'].get('num_classes')
-    if model_cfg.get('bbox_head'):
-        return model_cfg['bbox_head'].get('num_classes')
-    return None
+    """num_classes of a two-stage (roi_head.bbox_head) or one-stage (bbox_head) detector."""
+    head = (model_cfg.get('roi_head') or {}).get('bbox_head') or model_cfg.get('bbox_head')
+    return head.get('num_classes') if head else None
 
 
 def check_config(cfg, train: bool = True) -> None:

@@ -54,7 +54,7 @@ def detect_depth(state: dict) -> int:
         if tuple(blocks) == arch:
             return depth
     raise ConversionError(f'blocks per stage {tuple(blocks)} match no BiResNet depth '
-                          f'({ {d: a for d, a in BiResNet.arch_settings.items()} })')
+                          f'({BiResNet.arch_settings})')
 
 
 def convert_state_dict(source, depth: Optional[int] = None):
