@@ -75,7 +75,8 @@ def test_amp_wrapper_stores_unscaled_gradient_on_gpu():
     from rbonn_det.engine import RBOAmpOptimWrapper
     torch.manual_seed(0)
     conv = RBOConv(3, 4, 3, padding=1).cuda()
-    wrapper = RBOAmpOptimWrapper(torch.optim.SGD(conv.parameters(), lr=0.0), loss_scale=1024.0)
+    wrapper = RBOAmpOptimWrapper(optimizer=torch.optim.SGD(conv.parameters(), lr=0.0),
+                                 loss_scale=1024.0)
     x = torch.randn(2, 3, 6, 6, device='cuda')
     with wrapper.optim_context(conv):
         loss = conv(x).float().pow(2).mean()

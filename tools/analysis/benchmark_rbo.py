@@ -1,29 +1,39 @@
-"""Training-step cost of RBO: RBOConv + RBOOptimWrapper vs ReActConv + OptimWrapper.
+"""Training-step cost of RBO on the 1-bit ResNet backbone used by the detectors.
 
-Same network (the 1-bit ResNet backbone used by the detectors), same input shapes,
-same optimizer; only the binary conv type and the wrapper differ. Runs the two
-alternately (to share machine noise) and prints the median step times and their
-ratio. Not a test: a measurement (target ratio <= 1.05).
+Three runs on the same network, input and optimizer, alternated step by step so
+they share machine noise:
 
-    python tools/analysis/benchmark_rbo.py [--depth 18] [--batch 8] [--size 160] [--steps 10]
+- ``ReActConv + OptimWrapper``: a plain 1-bit baseline (ReActNet weights);
+- ``RBOConv + OptimWrapper``: the RBO model, recurrence never fed (prev_grad 0);
+- ``RBOConv + RBOOptimWrapper``: full RBONN (bilinear backward + recurrent step).
+
+Prints median step times and two ratios: RBO wrapper / plain wrapper on the
+same 1-bit model (issue target <= 1.05) and RBONN / ReActNet (<= 1.05). Not a
+test: a measurement.
+
+    python tools/analysis/benchmark_rbo.py [--depth 18] [--batch 8] [--size 160]
+                                           [--steps 10] [--device cuda] [--amp]
 """
 import argparse
 import statistics
 import time
 
 import torch
-from mmengine.optim import OptimWrapper
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
 import rbonn_det  # noqa: F401
-from rbonn_det.engine import RBOOptimWrapper
+from rbonn_det.engine import RBOAmpOptimWrapper, RBOOptimWrapper
 from rbonn_det.models import BiResNet
 
+BASELINE, PLAIN, RBONN = ('ReActConv + OptimWrapper', 'RBOConv + OptimWrapper',
+                          'RBOConv + RBOOptimWrapper')
 
-def make(conv_type, wrapper_cls, depth, seed=0):
+
+def make(conv_type, wrapper_cls, depth, device, seed=0):
     torch.manual_seed(seed)
-    model = BiResNet(depth=depth, conv_cfg=dict(type=conv_type))
-    model.train()
-    wrapper = wrapper_cls(torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9))
+    model = BiResNet(depth=depth, conv_cfg=dict(type=conv_type)).to(device).train()
+    # keyword: AmpOptimWrapper's first positional argument is loss_scale
+    wrapper = wrapper_cls(optimizer=torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9))
     return model, wrapper
 
 
@@ -42,20 +52,26 @@ def main():
     parser.add_argument('--steps', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--amp', action='store_true', help='AMP wrappers (CUDA only)')
     args = parser.parse_args()
     dev = torch.device(args.device)
+    if args.amp and dev.type != 'cuda':
+        parser.error('--amp needs --device cuda (MMEngine AMP runs on CUDA)')
+    plain_cls, rbo_cls = ((AmpOptimWrapper, RBOAmpOptimWrapper) if args.amp
+                          else (OptimWrapper, RBOOptimWrapper))
     x = torch.randn(args.batch, 3, args.size, args.size, device=dev)
     runs = {
-        'ReActConv + OptimWrapper': make('ReActConv', OptimWrapper, args.depth),
-        'RBOConv + RBOOptimWrapper': make('RBOConv', RBOOptimWrapper, args.depth),
+        BASELINE: make('ReActConv', plain_cls, args.depth, dev),
+        PLAIN: make('RBOConv', plain_cls, args.depth, dev),
+        RBONN: make('RBOConv', rbo_cls, args.depth, dev),
     }
     times = {k: [] for k in runs}
-    for model, _ in runs.values():
-        model.to(dev)
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    where = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else \
+        f'cpu, {torch.get_num_threads()} threads'
     print(f'[bench] BiResNet-{args.depth}, input {args.batch}x3x{args.size}x{args.size}, '
-          f'{args.device}, threads {torch.get_num_threads()}, {args.steps} steps each '
-          f'after {args.warmup} warm-up')
+          f'{where}{", AMP" if args.amp else ""}, {args.steps} steps each after '
+          f'{args.warmup} warm-up', flush=True)
     for i in range(args.warmup + args.steps):
         for name, (model, wrapper) in runs.items():
             sync()
@@ -64,13 +80,14 @@ def main():
             sync()
             if i >= args.warmup:
                 times[name].append(time.perf_counter() - t0)
-    base = statistics.median(times['ReActConv + OptimWrapper'])
+    med = {name: statistics.median(ts) for name, ts in times.items()}
     for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f'[bench] {name:28s} median {med * 1e3:8.1f} ms/step  '
-              f'(min {min(ts) * 1e3:.1f}, max {max(ts) * 1e3:.1f})  ratio {med / base:.3f}')
-    rbo = statistics.median(times['RBOConv + RBOOptimWrapper'])
-    print(f'[bench] RBO / ReAct step-time ratio: {rbo / base:.3f} (target <= 1.05)')
+        print(f'[bench] {name:28s} median {med[name] * 1e3:8.1f} ms/step  '
+              f'(min {min(ts) * 1e3:.1f}, max {max(ts) * 1e3:.1f})')
+    print(f'[bench] RBO wrapper / plain wrapper (same RBO model): '
+          f'{med[RBONN] / med[PLAIN]:.3f} (target <= 1.05)')
+    print(f'[bench] RBONN / ReActNet step time: {med[RBONN] / med[BASELINE]:.3f} '
+          f'(target <= 1.05)')
 
 
 if __name__ == '__main__':
