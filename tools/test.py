@@ -1,13 +1,17 @@
 """Evaluate a checkpoint with the config's metric (CocoMetric / VOCMetric).
 
+CHECKPOINT: a training checkpoint or a packed one (tools/deploy/pack.py).
+
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
                          [--show-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
 """
 import os.path as osp
+import sys
 
 from mmengine.runner import Runner
 
 import rbonn_det  # noqa: F401  (registers modules, safe checkpoint loading)
+from rbonn_det.deploy import PackedCheckpointError, load_packed_into, peek_is_packed
 from rbonn_det.utils.cli import check_or_exit, common_parser, load_config, parse
 
 
@@ -18,12 +22,19 @@ def main():
     parser.add_argument('--show-dir', help='write images with predicted boxes here')
     args = parse(parser)
     cfg = load_config(args)
-    cfg.load_from = args.checkpoint
+    # a packed 1-bit checkpoint (tools/deploy/pack.py) is loaded after the model is built
+    packed = peek_is_packed(args.checkpoint)
+    cfg.load_from = None if packed else args.checkpoint
     if args.show_dir:
         vis = cfg.default_hooks.visualization
         vis.draw, vis.test_out_dir = True, osp.abspath(args.show_dir)
     check_or_exit('test.py', cfg, train=False, checkpoint=args.checkpoint)
     runner = Runner.from_cfg(cfg)
+    if packed:
+        try:
+            load_packed_into(getattr(runner.model, 'module', runner.model), args.checkpoint)
+        except PackedCheckpointError as e:
+            sys.exit(f'test.py: error: {e}')
     if args.out:
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))

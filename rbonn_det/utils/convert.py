@@ -10,11 +10,12 @@ The recurrent state (``prev_grad``) is never carried over: it starts empty.
 """
 import os
 import re
-import tempfile
 from collections import OrderedDict
 from typing import Optional
 
 import torch
+
+from .io import atomic_torch_save
 
 
 class ConversionError(ValueError):
@@ -111,18 +112,9 @@ def convert_file(src: str, dst: str, depth: Optional[int] = None) -> dict:
         raise ConversionError(f'cannot read {src!r} as a torch checkpoint '
                               f'({type(e).__name__}: {str(e).splitlines()[0][:200]})') from e
     state, report = convert_state_dict(source, depth)
-    parent = os.path.dirname(os.path.abspath(dst))
-    os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=parent, suffix='.tmp')
-    os.close(fd)
-    try:
-        torch.save(dict(state_dict=state, meta=dict(
-            source=os.path.basename(src), layout=report['layout'],
-            backbone=f'BiResNet(depth={report["depth"]})')), tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_torch_save(dict(state_dict=state, meta=dict(
+        source=os.path.basename(src), layout=report['layout'],
+        backbone=f'BiResNet(depth={report["depth"]})')), dst)
     return report
 
 
