@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from .quantizers import ACT_QUANTIZERS, WEIGHT_QUANTIZERS, build_quantizer
-from .rbo import MASK_MODES, bilinear_binarize, bilinear_term, drelu_mask, recurrent_weight
+from .rbo import (bilinear_binarize, bilinear_term, check_rbo_options, drelu_mask,
+                  recurrent_weight)
 
 
 class BinaryConv2d(nn.Conv2d):
@@ -97,18 +98,13 @@ class RBOConv(BinaryConv2d):
         u_init (float): initial u. Default 0.2.
     """
 
+    # needed to train, not to evaluate: not counted in inference memory, not packed
+    training_only_parameters = ('u',)
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode='zeros', lam=1e-4,
                  beta=0.02, tau=0.6, mask_mode='paper', binarize_input=True, u_init=0.2):
-        if not 0 < tau < 1:
-            raise ValueError(f'RBOConv: tau must be in (0, 1), got {tau}')
-        if not beta > 0:
-            raise ValueError(f'RBOConv: beta must be > 0, got {beta}')
-        if not lam >= 0:
-            raise ValueError(f'RBOConv: lam must be >= 0, got {lam}')
-        if mask_mode not in MASK_MODES:
-            raise ValueError(f'RBOConv: mask_mode must be one of {MASK_MODES}, '
-                             f'got {mask_mode!r}')
+        check_rbo_options(lam, beta, tau, mask_mode)
         self.u_init = u_init
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode,

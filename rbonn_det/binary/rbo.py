@@ -15,6 +15,31 @@ from .quantizers import binary_sign
 MASK_MODES = ('paper', 'released')
 
 
+def check_rbo_options(lam: float = 1e-4, beta: float = 0.02, tau: float = 0.6,
+                      mask_mode: str = 'paper', where: str = 'RBOConv') -> None:
+    """The one range check of RBONN's hyper-parameters (RBOConv and the tools'
+    start-up checks both call it, so a bad value fails before any training).
+
+    Args:
+        lam, beta, tau, mask_mode: as :class:`rbonn_det.binary.RBOConv`.
+        where (str): prefix of the message (e.g. the config key).
+
+    Raises:
+        ValueError: a value out of range; the message names the paper's default.
+    """
+    problems = []
+    if not 0 < tau < 1:
+        problems.append(f'tau must be in (0, 1), got {tau!r} (the paper uses 0.6)')
+    if not beta > 0:
+        problems.append(f'beta must be > 0, got {beta!r} (the released code uses 0.02)')
+    if not lam >= 0:
+        problems.append(f'lam must be >= 0, got {lam!r} (the paper uses 1e-4)')
+    if mask_mode not in MASK_MODES:
+        problems.append(f'mask_mode must be one of {MASK_MODES}, got {mask_mode!r}')
+    if problems:
+        raise ValueError(f'{where}: ' + '; '.join(problems))
+
+
 class BilinearBinarize(Function):
     """RBO bilinear weight binarization.
 

@@ -1,5 +1,7 @@
 """Parameter groups of RBONN (released recipe): u at 0.1x lr without weight
 decay; the scales s and the LearnableBias shifts without weight decay."""
+import difflib
+
 from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
@@ -8,6 +10,26 @@ from ..binary import LearnableBias, RBOConv
 RBO_PARAMWISE_DEFAULTS = dict(
     rbo_u_lr_mult=0.1, rbo_u_decay_mult=0.0, rbo_scale_decay_mult=0.0,
     learnable_bias_decay_mult=0.0)
+# the paramwise_cfg keys mmengine's DefaultOptimWrapperConstructor reads (0.10.x);
+# it ignores any other key silently, so a typo would train with the defaults
+MMENGINE_PARAMWISE_KEYS = ('custom_keys', 'bias_lr_mult', 'bias_decay_mult', 'norm_decay_mult',
+                           'dwconv_decay_mult', 'flat_decay_mult', 'bypass_duplicate',
+                           'dcn_offset_lr_mult')
+
+
+def check_paramwise_cfg(paramwise_cfg, where: str = 'optim_wrapper.paramwise_cfg') -> None:
+    """Every key of an RBO ``paramwise_cfg`` is one the constructor reads.
+
+    Raises:
+        ValueError: an unknown key, with a "did you mean" suggestion.
+    """
+    valid = (*RBO_PARAMWISE_DEFAULTS, *MMENGINE_PARAMWISE_KEYS)
+    for key in paramwise_cfg or {}:
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f' (did you mean {close[0]!r}?)' if close else ''
+            raise ValueError(f'{where}: unknown key {key!r}{hint}; fix it in the config or '
+                             f'--cfg-options (valid: {", ".join(valid)})')
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -18,10 +40,12 @@ class RBOOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     ``RBO_PARAMWISE_DEFAULTS``. They are turned into ``custom_keys`` naming each
     RBOConv's ``u`` / ``scale`` and each LearnableBias's ``bias`` by its full
     parameter name (found by module type, so no substring can match a foreign
-    parameter). A user ``custom_keys`` entry with the same name wins.
+    parameter). A user ``custom_keys`` entry with the same name wins. Unknown
+    keys are an error (:func:`check_paramwise_cfg`), not silently ignored.
     """
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg=None):
+        check_paramwise_cfg(paramwise_cfg)
         paramwise_cfg = dict(paramwise_cfg or {})
         self.rbo_cfg = {k: paramwise_cfg.pop(k, v) for k, v in RBO_PARAMWISE_DEFAULTS.items()}
         super().__init__(optim_wrapper_cfg, paramwise_cfg)

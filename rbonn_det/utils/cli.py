@@ -43,10 +43,15 @@ def load_config(args) -> Config:
 
 
 def check_or_exit(tool: str, cfg: Config, train: bool, checkpoint: str = None) -> None:
-    """Start-up checks; a failure ends the tool with one line, nothing written."""
+    """Start-up checks; a failure ends the tool with one line, nothing written.
+
+    The costly data-file checks (parse annotations, find images) run on rank 0
+    only: its exit stops the other ranks through torchrun / Slurm.
+    """
+    rank0 = int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0))) == 0
     try:
-        if checkpoint is not None:
-            check_checkpoint(checkpoint)
-        check_config(cfg, train=train)
+        for path in {checkpoint, cfg.get('load_from')} - {None}:
+            check_checkpoint(path)
+        check_config(cfg, train=train, data_files=rank0)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f'{tool}: error: {e}')

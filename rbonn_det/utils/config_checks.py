@@ -1,9 +1,10 @@
 """Checks run before a Runner is built, so bad input fails at start with one
-clear message instead of mid-epoch."""
+clear message (cause and fix) instead of mid-epoch, and nothing is written."""
 import os.path as osp
+import zipfile
 
-DATA_HELP = ('see docs/data.md for the VOC / COCO layout, or run `make toy-data` '
-             'for the embedded toy set')
+from .data_checks import check_dataset_files
+from .option_checks import check_binary_conv_options
 
 
 def _leaf_datasets(ds_cfg):
@@ -32,31 +33,45 @@ def _model_num_classes(model_cfg):
     return head.get('num_classes') if head else None
 
 
-def check_config(cfg, train: bool = True) -> None:
-    """Data roots / annotation files exist; num_classes matches the data's classes.
+def check_config(cfg, train: bool = True, data_files: bool = True) -> None:
+    """Start-up checks of a config.
+
+    - data: roots exist and are not empty, annotation files exist; with
+      ``data_files`` also that they parse and the images they list exist
+      (:mod:`rbonn_det.utils.data_checks`);
+    - the model's num_classes matches the data set's classes;
+    - binary-conv options are known and RBO values in range
+      (:mod:`rbonn_det.utils.option_checks`); RBO paramwise_cfg keys are known.
+
+    Args:
+        cfg (Config): the merged config (after --cfg-options).
+        train (bool): check the train loader too (else val / test only).
+        data_files (bool): parse annotation files and look for the images.
 
     Raises:
-        FileNotFoundError: a data root or annotation file is missing.
-        ValueError: the model's num_classes disagrees with the data set's classes.
+        FileNotFoundError: a data root, annotation file or image is missing.
+        ValueError: a corrupt annotation file, a num_classes mismatch, an unknown
+            or out-of-range 1-bit option.
     """
+    check_binary_conv_options(cfg.model)
+    optim = cfg.get('optim_wrapper') or {}
+    if train and optim.get('constructor') == 'RBOOptimWrapperConstructor':
+        from ..engine.optim_constructor import check_paramwise_cfg
+        check_paramwise_cfg(optim.get('paramwise_cfg'))
     loaders = (['train_dataloader'] if train else []) + ['val_dataloader', 'test_dataloader']
     if train and not cfg.get('val_cfg'):
         loaders.remove('val_dataloader')
     num_classes = _model_num_classes(cfg.model)
+    checked = set()
     for name in loaders:
         loader = cfg.get(name)
         if not loader:
             continue
         for ds in _leaf_datasets(loader.get('dataset')):
-            root = ds.get('data_root') or ''
-            if root and not osp.isdir(root):
-                raise FileNotFoundError(f'{name}: data root {root!r} does not exist; {DATA_HELP}')
-            ann = ds.get('ann_file')
-            if ann:
-                path = ann if osp.isabs(ann) else osp.join(root, ann)
-                if not osp.isfile(path):
-                    raise FileNotFoundError(
-                        f'{name}: annotation file {path!r} does not exist; {DATA_HELP}')
+            key = (ds.get('data_root'), ds.get('ann_file'), str(ds.get('data_prefix')))
+            if key not in checked:  # test_dataloader is often val_dataloader
+                checked.add(key)
+                check_dataset_files(name, ds, parse=data_files)
             classes = _dataset_classes(ds)
             if num_classes is not None and classes and len(classes) != num_classes:
                 raise ValueError(
@@ -65,8 +80,39 @@ def check_config(cfg, train: bool = True) -> None:
                     f'to {len(classes)} or the dataset\'s metainfo=dict(classes=...)')
 
 
+CKPT_HELP = 'pass the path of a .pth file (work_dirs/<config>/epoch_N.pth)'
+
+
 def check_checkpoint(path: str) -> None:
-    """A checkpoint path must name an existing file."""
+    """A checkpoint path names a file torch can load safely.
+
+    Reads only the pickle index of the file (``data.pkl``), not the tensors.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a torch checkpoint (a text file, a truncated download),
+            or it holds pickled objects torch's safe loader refuses.
+    """
+    import torch
+    if '://' in path:  # URLs: MMEngine downloads them; nothing to check here
+        return
     if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint {path!r} does not exist; pass the path of a '
-                                '.pth file (work_dirs/<config>/epoch_N.pth)')
+        raise FileNotFoundError(f'checkpoint {path!r} does not exist; {CKPT_HELP}')
+    if not zipfile.is_zipfile(path):
+        with open(path, 'rb') as f:
+            legacy = f.read(2) == b'\x80\x02'  # torch < 1.6 format: a bare pickle
+        if legacy:
+            return
+        raise ValueError(f'checkpoint {path!r} is not a PyTorch checkpoint (not a zip '
+                         f'archive: another kind of file, or truncated by an interrupted copy '
+                         f'or download); {CKPT_HELP}, or copy / download it again')
+    try:
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception as e:  # a zip, but not one written by torch.save
+        raise ValueError(f'checkpoint {path!r} is not a PyTorch checkpoint ({e}); '
+                         f'{CKPT_HELP}') from None
+    if unsafe:
+        raise ValueError(
+            f'checkpoint {path!r} contains pickled objects that torch\'s safe loader '
+            f'refuses ({", ".join(unsafe)}); if (and only if) you trust its source, re-save '
+            f'it as docs/checkpoints.md ("Checkpoints written without rbonn_det") describes')
