@@ -16,3 +16,11 @@ def test_counts_match_hand_computation():
     assert parts['head'] == dict(binary=0, real=68, bits=32 * 68, fp32_bits=32 * 68)
     table = format_parameter_table(parts)
     assert 'total' in table and '1,152' in table
+
+
+def test_inference_count_leaves_out_training_only_u():
+    model = nn.Module()
+    model.backbone = RBOConv(8, 16, 3, bias=False)
+    parts = count_parameters(model, inference=True)
+    assert parts['backbone'] == dict(binary=1152, real=16, bits=1152 + 32 * 16,
+                                     fp32_bits=32 * 1168)

@@ -6,10 +6,13 @@ from torch import nn
 from ..binary import BinaryConv2d
 
 
-def count_parameters(model: nn.Module) -> "OrderedDict[str, dict]":
+def count_parameters(model: nn.Module, inference: bool = False) -> "OrderedDict[str, dict]":
     """Per top-level child (backbone, neck, heads): binary weights (latent weights
     of 1-bit convs, stored at 1 bit) and real parameters (everything else,
     including the 1-bit convs' scales and u, stored at 32 bits).
+
+    Args:
+        inference (bool): leave out parameters only training needs (RBOConv's u).
 
     Returns:
         OrderedDict: part -> dict(binary=int, real=int, bits=int, fp32_bits=int).
@@ -17,7 +20,9 @@ def count_parameters(model: nn.Module) -> "OrderedDict[str, dict]":
     parts = OrderedDict()
     for part, child in model.named_children():
         binary_ids = {id(m.weight) for m in child.modules() if isinstance(m, BinaryConv2d)}
-        params = list(child.parameters())
+        skip = {id(getattr(m, name)) for m in child.modules() if inference
+                for name in getattr(m, 'training_only_parameters', ())}
+        params = [p for p in child.parameters() if id(p) not in skip]
         if not params:
             continue
         binary = sum(p.numel() for p in params if id(p) in binary_ids)

@@ -1,0 +1,84 @@
+"""FLOPs / BOPs / OPs and parameter memory of a detector, per part (paper style).
+
+    python tools/analysis/complexity.py CONFIG [CONFIG ...] [--shape H W] [--checkpoint CKPT]
+
+Runs one test-mode forward of each config's detector on a 1 x 3 x H x W input
+(default: the config's test scale, e.g. 600 x 1000 for Faster R-CNN, 300 x 300
+for SSD300) and
+counts, with hooks on the conv / linear layers, the multiply-accumulates of
+real layers (FLOPs) and of 1-bit convs (BOPs); OPs = BOPs / 64 + FLOPs. Memory:
+1-bit weights at 1 bit, all other inference parameters at 32 bits. The real
+twin is the same network with every 1-bit conv real-valued. Conventions:
+rbonn_det/deploy/complexity.py and docs/deploy.md.
+
+The RoI head's cost grows with the number of proposals it gets (test_cfg.rpn.
+max_per_img): with random weights the count printed is what NMS leaves; pass
+--checkpoint for a trained model's figure.
+"""
+import argparse
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.runner import load_checkpoint
+
+import rbonn_det  # noqa: F401
+from rbonn_det.deploy import build_detector
+from rbonn_det.deploy.complexity import complexity_by_part, format_complexity_table
+
+
+def detector_forward(model, height: int, width: int):
+    """The network part of a test forward (mode='tensor': no post-processing,
+    which has no conv or linear layer) on one random image of the given size."""
+    from mmdet.structures import DetDataSample
+    shape = (height, width)
+    sample = DetDataSample(metainfo=dict(img_shape=shape, ori_shape=shape, pad_shape=shape,
+                                         batch_input_shape=shape, scale_factor=(1.0, 1.0)))
+    inputs = torch.randn(1, 3, height, width, generator=torch.Generator().manual_seed(0))
+    return lambda: model(inputs, [sample], mode='tensor')
+
+
+def input_shape(cfg, shape=None):
+    """(H, W) from --shape, else from the test pipeline's Resize: scale (w, h);
+    with keep_ratio the long side goes to W (a landscape image)."""
+    if shape:
+        return tuple(shape) if len(shape) == 2 else (shape[0], shape[0])
+    resize = [t for t in cfg.test_dataloader.dataset.get('pipeline', [])
+              if t.get('type') == 'Resize' and 'scale' in t]
+    if not resize:
+        raise SystemExit(f'complexity.py: error: {cfg.filename} has no Resize with a scale '
+                         'in its test pipeline; pass --shape H W')
+    w, h = resize[0]['scale']
+    return (min(w, h), max(w, h)) if resize[0].get('keep_ratio') else (h, w)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('configs', nargs='+')
+    parser.add_argument('--shape', type=int, nargs='+',
+                        help='input H W, or one number for a square input (default: the '
+                             "test pipeline's Resize scale, landscape)")
+    parser.add_argument('--checkpoint', help='weights to load (changes only the RoI count)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = parser.parse_args()
+    if args.shape and len(args.shape) not in (1, 2):
+        parser.error('--shape takes H W or one size')
+    for path in args.configs:
+        cfg = Config.fromfile(path)
+        if args.cfg_options:
+            cfg.merge_from_dict(args.cfg_options)
+        height, width = input_shape(cfg, args.shape)
+        model = build_detector(cfg).eval()
+        # what the data preprocessor does to every test image: pad to the divisor
+        divisor = getattr(model.data_preprocessor, 'pad_size_divisor', 1)
+        h, w = (-(-height // divisor) * divisor, -(-width // divisor) * divisor)
+        if args.checkpoint:
+            load_checkpoint(model, args.checkpoint, map_location='cpu', logger='silent')
+        parts = complexity_by_part(model, detector_forward(model, h, w))
+        padded = f', padded to {h}x{w}' if (h, w) != (height, width) else ''
+        print(format_complexity_table(parts, title=f'{path}  (input 1x3x{height}x{width}{padded})'))
+        print()
+
+
+if __name__ == '__main__':
+    main()
