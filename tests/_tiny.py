@@ -33,14 +33,17 @@ class Toy(Dataset):
         return dict(inputs=torch.randn(3, 5, 5, generator=g), data_samples=torch.randn(1, generator=g))
 
 
-def make_runner(work_dir, max_epochs, custom_hooks=None, **kw):
+def make_runner(work_dir, max_epochs, custom_hooks=None, model=None, optim_wrapper=None,
+                **kw):
     torch.manual_seed(0)
     return Runner(
-        model=TinyDetLike(), work_dir=str(work_dir), experiment_name=f'tiny_{uuid.uuid4().hex[:8]}',
+        model=TinyDetLike() if model is None else model, work_dir=str(work_dir),
+        experiment_name=f"tiny_{uuid.uuid4().hex[:8]}",
         train_dataloader=dict(dataset=Toy(), sampler=dict(type='DefaultSampler', shuffle=True),
                               batch_size=2, collate_fn=dict(type='default_collate')),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
-        optim_wrapper=dict(type='RBOOptimWrapper', optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
+        optim_wrapper=optim_wrapper or dict(type='RBOOptimWrapper',
+                                            optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1),
                            logger=dict(type='LoggerHook', interval=1)),
         custom_hooks=custom_hooks, randomness=dict(seed=0), **kw)

@@ -3,13 +3,17 @@
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
                                  [--cfg-options k=v ...] [--launcher pytorch]
 """
+import sys
+
 from mmengine.runner import Runner
 
 import rbonn_det  # noqa: F401  (registers modules, safe checkpoint loading)
+from rbonn_det.engine import NonFiniteLossError
 from rbonn_det.utils.cli import check_or_exit, common_parser, load_config, parse
 
 # --amp: the AMP twin of each wrapper (MMEngine's AMP needs CUDA)
-AMP_WRAPPERS = {'OptimWrapper': 'AmpOptimWrapper', 'RBOOptimWrapper': 'RBOAmpOptimWrapper'}
+AMP_WRAPPERS = {'OptimWrapper': 'AmpOptimWrapper', 'RBOOptimWrapper': 'RBOAmpOptimWrapper',
+                'NonFiniteSkipOptimWrapper': 'NonFiniteSkipAmpOptimWrapper'}
 
 
 def main():
@@ -32,7 +36,10 @@ def main():
         cfg.resume, cfg.load_from = True, args.resume
     check_or_exit('train.py', cfg, train=True,
                   checkpoint=args.resume if args.resume not in (None, 'auto') else None)
-    Runner.from_cfg(cfg).train()
+    try:
+        Runner.from_cfg(cfg).train()
+    except NonFiniteLossError as e:  # a diagnosis, not a crash: no traceback
+        sys.exit(f'train.py: error: {e}')
 
 
 if __name__ == '__main__':

@@ -13,5 +13,10 @@ optim_wrapper = dict(
         rbo_scale_decay_mult=0.0,
         learnable_bias_decay_mult=0.0))
 
-# mean alpha, mean u, DReLU backtracked fraction and the bilinear term in the log
-custom_hooks = [dict(type='RBOStatsHook')]
+# For every detector, baselines included (docs/reliability.md): a NaN/Inf loss skips
+# the update (the optimizer wrapper does that) and 5 in a row stop the run;
+# --resume continues the random streams where the checkpoint left them.
+reliability_hooks = [dict(type='NonFiniteLossHook', max_consecutive=5),
+                     dict(type='RNGStateHook')]
+# plus mean alpha, mean u, DReLU backtracked fraction and the bilinear term in the log
+custom_hooks = [dict(type='RBOStatsHook')] + reliability_hooks

@@ -2,6 +2,5 @@
 _base_ = '../rbonn_ssd300_coco.py'
 conv = dict(type='XNORConv')
 model = dict(backbone=dict(conv_cfg=conv), neck=dict(conv_cfg=conv))
-optim_wrapper = dict(type='OptimWrapper')
-custom_hooks = [dict(type='NumClassCheckHook'),
-                dict(type='CheckInvalidLossHook', interval=50, priority='VERY_LOW')]
+optim_wrapper = dict(type='NonFiniteSkipOptimWrapper')  # OptimWrapper + NaN-loss skip
+custom_hooks = {{_base_.ssd_hooks}}  # no RBO layers to monitor

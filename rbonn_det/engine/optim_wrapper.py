@@ -9,6 +9,7 @@ AMP unscaling and gradient clipping) and before zero_grad, the wrapper copies
 ``W.grad`` of every RBOConv into that conv's ``prev_grad`` buffer. ``step`` runs
 only on iterations that update, so gradient accumulation is honoured. The
 buffer is part of the model's state dict, so checkpoints resume exactly.
+Both wrappers also skip updates on a non-finite loss (:mod:`.nonfinite`).
 """
 import warnings
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from mmengine.registry import OPTIM_WRAPPERS
 from torch import nn
 
 from ..binary import RBOConv
+from .nonfinite import NonFiniteSkip
 
 
 class RBOGradientHandoff:
@@ -95,12 +97,13 @@ class RBOGradientHandoff:
 
 
 @OPTIM_WRAPPERS.register_module()
-class RBOOptimWrapper(RBOGradientHandoff, OptimWrapper):
-    """OptimWrapper for models with RBOConv layers (fp32)."""
+class RBOOptimWrapper(NonFiniteSkip, RBOGradientHandoff, OptimWrapper):
+    """OptimWrapper for models with RBOConv layers (fp32). A non-finite loss
+    skips the update, so no NaN reaches the weights or the stored gradients."""
 
 
 @OPTIM_WRAPPERS.register_module()
-class RBOAmpOptimWrapper(RBOGradientHandoff, AmpOptimWrapper):
+class RBOAmpOptimWrapper(NonFiniteSkip, RBOGradientHandoff, AmpOptimWrapper):
     """AmpOptimWrapper for models with RBOConv layers. The stored gradient is
     the unscaled one (GradScaler unscales in place during ``step``); a step
     skipped for Inf/NaN stores nothing for the affected layers."""

@@ -18,8 +18,9 @@ binary_ssd_neck = dict(
 # alpha up within 30 iterations on the toy set.
 rbo_optim_wrapper = dict(type='RBOOptimWrapper', constructor='RBOOptimWrapperConstructor',
                          clip_grad=dict(max_norm=35, norm_type=2))
-rbo_ssd_custom_hooks = [
-    dict(type='NumClassCheckHook'),  # mmdet's SSD300 hooks ...
-    dict(type='CheckInvalidLossHook', interval=50, priority='VERY_LOW'),
-    dict(type='RBOStatsHook'),  # ... plus RBONN's statistics
-]
+# mmdet's SSD300 NumClassCheckHook; NonFiniteLossHook replaces its CheckInvalidLossHook
+# (which asserts on the first NaN): a NaN/Inf loss skips the update and 5 in a row stop
+# the run; RNGStateHook: --resume continues the random streams (docs/reliability.md).
+ssd_hooks = [dict(type='NumClassCheckHook'), dict(type='NonFiniteLossHook', max_consecutive=5),
+             dict(type='RNGStateHook')]
+rbo_ssd_custom_hooks = ssd_hooks + [dict(type='RBOStatsHook')]  # plus RBONN's statistics

@@ -1,0 +1,103 @@
+"""A NaN/Inf loss skips the update and keeps the last good state; K consecutive
+ones stop training with a clear error (issue: reliability, point 3)."""
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.hooks import Hook
+from torch import nn
+
+from _tiny import TinyDetLike, make_runner
+from rbonn_det.engine import NonFiniteLossError
+
+
+class Poisoned(TinyDetLike):
+    """TinyDetLike + BN, with a NaN loss term on the given (1-based) forward calls."""
+
+    def __init__(self, bad_calls=()):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(4)
+        self.bad_calls, self.calls = set(bad_calls), 0
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        self.calls += 1
+        out = self.head(self.bn(self.conv(self.move(inputs))).mean((2, 3)))
+        aux = out.sum() * (float('nan') if self.calls in self.bad_calls else 0.0)
+        return dict(loss_mse=F.mse_loss(out, data_samples), loss_aux=aux)
+
+
+class Record(Hook):
+    """Copies of everything an update may change, after every iteration."""
+    priority = 'LOWEST'
+
+    def __init__(self):
+        self.states = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        model = runner.model
+        momentum = [s['momentum_buffer'].clone()
+                    for s in runner.optim_wrapper.optimizer.state.values()]
+        self.states.append(({k: v.clone() for k, v in model.state_dict().items()}, momentum))
+
+
+def equal_states(a, b):
+    (sa, ma), (sb, mb) = a, b
+    return all(torch.equal(sa[k], sb[k]) for k in sa) and all(map(torch.equal, ma, mb))
+
+
+def test_bad_iteration_changes_nothing_and_names_the_term(tmp_path):
+    record = Record()
+    runner = make_runner(tmp_path, max_epochs=1, model=Poisoned(bad_calls={3}),
+                         custom_hooks=[dict(type='NonFiniteLossHook', max_consecutive=3), record])
+    runner.train()
+    s = record.states
+    assert len(s) == 4
+    # iteration 3: parameters, BN statistics, RBO prev_grad and momentum as after iteration 2
+    assert equal_states(s[2], s[1])
+    assert torch.count_nonzero(s[1][0]['conv.prev_grad']) > 0
+    assert s[2][0]['bn.num_batches_tracked'] == 2
+    # the iterations around it do update
+    assert not equal_states(s[1], s[0]) and not equal_states(s[3], s[2])
+    assert all(torch.isfinite(v).all() for v in s[3][0].values())
+    assert runner.optim_wrapper.num_skipped_updates == 1
+    log = (tmp_path / runner.timestamp / f'{runner.timestamp}.log').read_text()
+    assert log.count('Non-finite loss at') == 1
+    assert ('Non-finite loss at iteration 3 (loss_aux=nan): update skipped; parameters, optimizer '
+            'state and RBO previous gradients kept (1/3 consecutive)') in log
+
+
+@pytest.mark.parametrize('bad, stops_at', [({2, 3}, 3), ({2, 4, 6}, None)])
+def test_stops_after_k_consecutive(tmp_path, bad, stops_at):
+    runner = make_runner(tmp_path, max_epochs=2, model=Poisoned(bad_calls=bad),
+                         custom_hooks=[dict(type='NonFiniteLossHook', max_consecutive=2)])
+    if stops_at is None:  # not consecutive: the counter resets on a good iteration
+        runner.train()
+        assert runner.iter == 8 and runner.optim_wrapper.num_skipped_updates == 3
+        return
+    with pytest.raises(NonFiniteLossError) as err:
+        runner.train()
+    msg = str(err.value)
+    assert msg.startswith('2 consecutive iterations with a non-finite loss (last at iteration '
+                          f'{stops_at}: loss_aux=nan); training stopped with the parameters of '
+                          'the last good iteration. Fix: lower the learning rate')
+    assert 'gradient clipping' in msg and 'tools/train.py --resume' in msg
+    assert runner.iter == stops_at - 1  # the loop stopped inside iteration `stops_at`
+
+
+def test_plain_wrapper_skips_too(tmp_path):
+    runner = make_runner(tmp_path, max_epochs=1, model=Poisoned(bad_calls={1, 2}),
+                         optim_wrapper=dict(type='NonFiniteSkipOptimWrapper',
+                                            optimizer=dict(type='SGD', lr=0.05, momentum=0.9)))
+    params0 = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    runner.train()
+    assert runner.optim_wrapper.num_skipped_updates == 2
+    assert not torch.equal(params0['head.weight'], runner.model.head.weight)
+    assert all(torch.isfinite(p).all() for p in runner.model.parameters())
+
+
+def test_hook_refuses_a_wrapper_that_cannot_skip(tmp_path):
+    runner = make_runner(tmp_path, max_epochs=1, custom_hooks=[dict(type='NonFiniteLossHook')],
+                         optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1)))
+    with pytest.raises(ValueError, match='NonFiniteLossHook needs an optimizer wrapper that skips '
+                                         'non-finite updates, got OptimWrapper; set '
+                                         'optim_wrapper.type to RBOOptimWrapper'):
+        runner.train()
