@@ -9,7 +9,8 @@ from mmengine.runner import Runner
 
 import rbonn_det  # noqa: F401  (registers modules, safe checkpoint loading)
 from rbonn_det.engine import NonFiniteLossError
-from rbonn_det.utils.cli import check_or_exit, common_parser, load_config, parse
+from rbonn_det.utils.cli import (check_or_exit, common_parser, load_config, parse,
+                                  setup_cpu_distributed)
 
 # --amp: the AMP twin of each wrapper (MMEngine's AMP needs CUDA)
 AMP_WRAPPERS = {'OptimWrapper': 'AmpOptimWrapper', 'RBOOptimWrapper': 'RBOAmpOptimWrapper',
@@ -36,6 +37,10 @@ def main():
         cfg.resume, cfg.load_from = True, args.resume
     check_or_exit('train.py', cfg, train=True,
                   checkpoint=args.resume if args.resume not in (None, 'auto') else None)
+    try:
+        setup_cpu_distributed(cfg)
+    except ValueError as e:
+        sys.exit(f'train.py: error: {e}')
     try:
         Runner.from_cfg(cfg).train()
     except NonFiniteLossError as e:  # a diagnosis, not a crash: no traceback

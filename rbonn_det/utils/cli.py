@@ -42,6 +42,33 @@ def load_config(args) -> Config:
     return cfg
 
 
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Lets ``--launcher pytorch`` (torchrun) run on a machine without CUDA.
+
+    MMEngine 0.10.7's ``init_dist`` calls ``torch.cuda.set_device`` and its DDP
+    wrapper passes ``device_ids=[LOCAL_RANK]``; both fail without CUDA. So on
+    CPU the process group is started here with gloo (the Runner then skips
+    ``init_dist``) and DDP gets no device ids. With CUDA nothing changes.
+
+    Raises:
+        ValueError: a backend other than gloo was asked for on CPU.
+    """
+    import torch
+    if cfg.launcher != 'pytorch' or torch.cuda.is_available():
+        return
+    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'nccl')
+    if backend != 'gloo':
+        raise ValueError(f'env_cfg.dist_cfg.backend={backend!r} needs GPUs; on CPU add '
+                         '--cfg-options env_cfg.dist_cfg.backend=gloo')
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend='gloo')  # env:// from torchrun
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+
+
 def check_or_exit(tool: str, cfg: Config, train: bool, checkpoint: str = None) -> None:
     """Start-up checks; a failure ends the tool with one line, nothing written.
 
