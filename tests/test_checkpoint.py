@@ -25,3 +25,31 @@ def test_save_load_resume(tmp_path):
     a, b = full.model.state_dict(), resumed.model.state_dict()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+class _Evil:
+    """A pickle that creates a file when unpickled (stands for arbitrary code)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return open, (self.path, 'w')
+
+
+def test_mmengine_loading_paths_refuse_code_in_a_checkpoint(tmp_path):
+    """load_checkpoint (load_from) and _load_checkpoint (Runner.resume) end in
+    torch.load without weights_only, which torch 2.13 defaults to True."""
+    import pytest
+    from mmengine.runner.checkpoint import _load_checkpoint
+
+    from rbonn_det.utils import check_checkpoint
+    marker = tmp_path / 'pwned'
+    evil = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'meta': _Evil(marker)}, evil)
+    for load in (lambda: load_checkpoint(TinyDetLike(), str(evil)), lambda: _load_checkpoint(str(evil))):
+        with pytest.raises(Exception, match='Weights only load failed'):
+            load()
+    assert not marker.exists()  # nothing ran
+    with pytest.raises(ValueError, match=r"refuses \(io.open\)"):  # tools: caught upfront
+        check_checkpoint(str(evil))
