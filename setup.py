@@ -11,6 +11,8 @@ setup(
                 'detectors for MMDetection 3.x',
     python_requires='>=3.11,<3.12',
     packages=find_packages(include=['rbonn_det', 'rbonn_det.*']),
+    # the XNOR-popcount kernel's source, compiled on first use (rbonn_det/deploy/bitconv.py)
+    package_data={'rbonn_det.deploy': ['csrc/*.cpp']},
     install_requires=[
         'torch==2.13.0',
         'mmengine==0.10.7',

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One home for the environment: creates .venv (Python 3.11) with torch 2.13.0 CPU,
 # mmengine 0.10.7, mmcv 2.1.0 (compiled ops, built once and cached as a wheel),
-# mmdet 3.3.0, pycocotools, and this project in editable mode. Idempotent: a second
+# mmdet 3.3.0, pycocotools, this project in editable mode, and its small C++ kernel. Idempotent: a second
 # run only verifies. Called by `make setup` (and so by `make test` / `make demo`).
 set -euo pipefail
 
@@ -86,4 +86,8 @@ step "installing mmdet 3.3.0 and rbonn_det (editable)"
 
 step "verifying imports"
 verify || fail "import check" "run 'rm -rf $VENV' and 'make setup' again; if mmcv.ops fails, delete $WHEEL_CACHE"
+
+step "building the XNOR-popcount CPU kernel (rbonn_det/deploy/bitconv.py; cached, ~40 s once)"
+"$VENV/bin/python" -c "from rbonn_det.deploy.bitconv import load_extension; load_extension()" \
+    || fail "build the bit-packed conv extension" "needs g++ and ninja; see the compiler error above (tools that do not use --bit-kernels work without it)"
 sha1sum "$ROOT/setup.py" "$0" | sha1sum > "$STAMP"

@@ -3,7 +3,8 @@
 CHECKPOINT: a training checkpoint or a packed one (tools/deploy/pack.py).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
-                         [--show-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
+                         [--show-dir DIR] [--bit-kernels] [--cfg-options k=v ...]
+                         [--launcher pytorch]
 """
 import os.path as osp
 import sys
@@ -20,6 +21,9 @@ def main():
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='dump predictions to a pickle file')
     parser.add_argument('--show-dir', help='write images with predicted boxes here')
+    parser.add_argument('--bit-kernels', action='store_true',
+                        help='packed checkpoints on CPU: run the 1-bit convs with the '
+                             'XNOR-popcount kernel (rbonn_det/deploy/bitconv.py)')
     args = parse(parser)
     cfg = load_config(args)
     # a packed 1-bit checkpoint (tools/deploy/pack.py) is loaded after the model is built
@@ -29,12 +33,20 @@ def main():
         vis = cfg.default_hooks.visualization
         vis.draw, vis.test_out_dir = True, osp.abspath(args.show_dir)
     check_or_exit('test.py', cfg, train=False, checkpoint=args.checkpoint)
+    if args.bit_kernels and not packed:
+        sys.exit('test.py: error: --bit-kernels needs a packed checkpoint; write one with '
+                 'tools/deploy/pack.py CONFIG CHECKPOINT OUT')
     runner = Runner.from_cfg(cfg)
     if packed:
         try:
             load_packed_into(getattr(runner.model, 'module', runner.model), args.checkpoint)
         except PackedCheckpointError as e:
             sys.exit(f'test.py: error: {e}')
+    if args.bit_kernels:
+        from rbonn_det.deploy.bitconv import use_bitwise_kernels
+        done = use_bitwise_kernels(getattr(runner.model, 'module', runner.model))
+        runner.logger.info(f'XNOR-popcount kernels: {len(done["swapped"])} 1-bit convs; '
+                           f'kept as float emulation: {done["kept"] or "none"}')
     if args.out:
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))

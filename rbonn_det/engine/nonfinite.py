@@ -128,7 +128,7 @@ class NonFiniteLossHook(Hook):
         self.max_consecutive = max_consecutive
         self.consecutive = 0
 
-    def before_run(self, runner) -> None:
+    def before_train(self, runner) -> None:  # test-only runs build no wrapper
         if not hasattr(runner.optim_wrapper, 'last_update_skipped'):
             raise ValueError(
                 f'NonFiniteLossHook needs an optimizer wrapper that skips non-finite updates, '

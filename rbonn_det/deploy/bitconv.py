@@ -1,0 +1,134 @@
+"""A real 1-bit convolution for CPU inference: XNOR + popcount over packed words.
+
+The float emulation of a 1-bit conv (what training and :class:`PackedBinaryConv2d`
+run) is ``conv2d(sign(x), scale * sign(W))`` with fp32 kernels. Here the signs are
+bits, 64 channels per 64-bit word, and each output is
+``scale[co] * (T*C - 2 * popcount(patch XOR W[co]) - padding correction) + bias``;
+zero padding (which contributes 0, not +-1, in the emulation) is handled by the
+correction term (csrc/bitconv.cpp explains it).
+
+The kernel is a small C++ extension compiled on first use with the compiler that
+built PyTorch's headers (``torch.utils.cpp_extension.load``, ``-O3 -march=native``:
+it is built on the machine that runs it) and cached under
+``$RBONN_EXT_CACHE`` (default ``~/.cache/rbonn_det/torch_extensions``).
+``make setup`` builds it once. Route chosen by measurement: docs/deploy.md.
+"""
+import os
+import os.path as osp
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..binary.quantizers import ApproxSign, STESign
+from .pack import PackedBinaryConv2d
+
+_EXT = None
+SOURCE = osp.join(osp.dirname(__file__), 'csrc', 'bitconv.cpp')
+
+
+def load_extension(verbose: bool = False):
+    """Compile (first time, ~1 min) or load the cached extension."""
+    global _EXT
+    if _EXT is None:
+        from torch.utils.cpp_extension import load
+        build_dir = os.environ.get('RBONN_EXT_CACHE', osp.expanduser(
+            '~/.cache/rbonn_det/torch_extensions'))
+        build_dir = osp.join(build_dir, f'torch-{torch.__version__.split("+")[0]}')
+        os.makedirs(build_dir, exist_ok=True)
+        _EXT = load(name='rbonn_bitconv', sources=[SOURCE], build_directory=build_dir,
+                    extra_cflags=['-O3', '-march=native'], verbose=verbose)
+    return _EXT
+
+
+def pack_weight_words(signs: torch.Tensor):
+    """Sign bits of a (Co, C, kh, kw) weight for the kernel.
+
+    Returns:
+        tuple: ``words`` (Co, kh*kw*Wd) int64, tap-major then channel words, bit set
+        where the weight is negative; ``wsum`` (Co, kh*kw) int32, the sum over
+        channels of sign(W) per tap (the padding correction).
+    """
+    co, c, kh, kw = signs.shape
+    wd = (c + 63) // 64
+    negative = (signs < 0).permute(0, 2, 3, 1).reshape(co * kh * kw, c)
+    negative = F.pad(negative, (0, wd * 64 - c)).view(co * kh * kw, wd, 64).long()
+    shifts = torch.arange(64, dtype=torch.int64)
+    words = (negative << shifts).sum(-1)  # distinct bits: the sum is a bitwise OR
+    wsum = torch.where(signs < 0, -1, 1).sum(1).reshape(co, kh * kw).to(torch.int32)
+    return words.reshape(co, kh * kw * wd), wsum
+
+
+class BitPackedConv2d(nn.Module):
+    """A 1-bit conv that runs the XNOR-popcount kernel (CPU, fp32 in and out).
+
+    Built from a :class:`PackedBinaryConv2d` (or any 1-bit conv exposing its
+    ``W_b`` as ``weight``); its output equals the float emulation's up to fp32
+    rounding of the per-channel scaling (the integer dot products are exact).
+
+    Args:
+        conv (PackedBinaryConv2d): the layer to accelerate (groups must be 1,
+            inputs binarized by sign).
+    """
+
+    def __init__(self, conv: PackedBinaryConv2d):
+        super().__init__()
+        reason = unsupported_reason(conv)
+        if reason:
+            raise ValueError(f'BitPackedConv2d: {reason}')
+        w = conv.weight.detach().float().cpu()
+        scale = w.abs().amax(dim=(1, 2, 3))
+        words, wsum = pack_weight_words(w)
+        self.register_buffer('words', words)
+        self.register_buffer('wsum', wsum)
+        self.register_buffer('scale', scale)
+        self.register_buffer('bias', conv.bias.detach().float().cpu().clone()
+                             if conv.bias is not None else torch.zeros(0))
+        self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
+        self.kernel_size, self.stride = conv.kernel_size, conv.stride
+        self.padding, self.dilation = conv.padding, conv.dilation
+
+    def forward(self, x):
+        return load_extension().bitconv2d_forward(
+            x.float(), self.words, self.wsum, self.scale, self.bias, *self.kernel_size,
+            *self.stride, *self.padding, *self.dilation)
+
+    def extra_repr(self):
+        return (f'{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, '
+                f'stride={self.stride}, padding={self.padding}, XNOR-popcount')
+
+
+def unsupported_reason(conv: nn.Module) -> Optional[str]:
+    """Why ``conv`` cannot run on the kernel (None if it can)."""
+    if not isinstance(conv, PackedBinaryConv2d):
+        return f'{type(conv).__name__} is not a packed 1-bit conv (pack the model first)'
+    if conv.groups != 1:
+        return f'groups={conv.groups} (the kernel does groups=1)'
+    if conv.padding_mode != 'zeros' or isinstance(conv.padding, str):
+        return f'padding {conv.padding!r} / {conv.padding_mode!r} (the kernel does zero padding)'
+    if not isinstance(conv.input_quantizer, (ApproxSign, STESign)):
+        return f'input quantizer {type(conv.input_quantizer).__name__} does not binarize'
+    return None
+
+
+def use_bitwise_kernels(model: nn.Module) -> dict:
+    """Swap every supported :class:`PackedBinaryConv2d` of a packed model for a
+    :class:`BitPackedConv2d` (in place).
+
+    Returns:
+        dict: ``{'swapped': [names], 'kept': {name: reason}}``.
+    """
+    load_extension()
+    swapped, kept = [], {}
+    for name, module in list(model.named_modules()):
+        if isinstance(module, PackedBinaryConv2d):
+            reason = unsupported_reason(module)
+            if reason:
+                kept[name] = reason
+                continue
+            parent, _, child = name.rpartition('.')
+            setattr(model.get_submodule(parent) if parent else model, child,
+                    BitPackedConv2d(module))
+            swapped.append(name)
+    return dict(swapped=swapped, kept=kept)

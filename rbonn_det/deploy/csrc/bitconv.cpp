@@ -1,0 +1,110 @@
+// Bit-packed binary convolution for CPU inference (rbonn_det/deploy/bitconv.py).
+//
+// out[n, co, p] = scale[co] * dot(sign(x) patch at p, sign(W[co])) + bias[co], with
+// sign(v) = +1 for v >= 0 and -1 otherwise, and zero padding contributing 0: exactly
+// what the float emulation conv2d(sign(x), scale * sign(W)) computes.
+//
+// Signs are bits (1 = negative), 64 channels per word. For one output pixel the
+// input patch is gathered into a contiguous row of T * Wd words (T taps, Wd words per
+// tap); a padded tap is left all-zero (= +1 everywhere) and its contribution
+// sum_c sign(W[co, c, tap]) (precomputed: wsum) is subtracted afterwards. Channel
+// padding bits are 0 in both operands, so they never count as a disagreement:
+//   dot = T * C - 2 * popcount(patch XOR W[co]) - sum_{padded taps} wsum[co, tap]
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace {
+
+// x (N, C, H, W) float -> bits (N, H, W, Wd) uint64, bit c%64 of word c/64 = (x < 0)
+torch::Tensor pack_input(const torch::Tensor& x, int64_t words) {
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  auto bits = torch::zeros({N, H, W, words}, x.options().dtype(torch::kInt64));
+  const float* src = x.data_ptr<float>();
+  uint64_t* dst = reinterpret_cast<uint64_t*>(bits.data_ptr<int64_t>());
+  at::parallel_for(0, N * H, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t nh = begin; nh < end; ++nh) {
+      const int64_t n = nh / H, h = nh % H;
+      uint64_t* row = dst + nh * W * words;
+      for (int64_t c = 0; c < C; ++c) {
+        const float* line = src + ((n * C + c) * H + h) * W;
+        const uint64_t bit = uint64_t(1) << (c & 63);
+        const int64_t word = c >> 6;
+        for (int64_t w = 0; w < W; ++w) {
+          if (line[w] < 0.f) row[w * words + word] |= bit;
+        }
+      }
+    }
+  });
+  return bits;
+}
+
+}  // namespace
+
+// weight_words: (Co, T * Wd) int64 sign bits of W (tap-major, then channel words);
+// wsum: (Co, T) int32, sum over channels of sign(W[co, :, tap]).
+torch::Tensor bitconv2d_forward(torch::Tensor x, torch::Tensor weight_words,
+                                torch::Tensor wsum, torch::Tensor scale,
+                                torch::Tensor bias, int64_t kh, int64_t kw,
+                                int64_t stride_h, int64_t stride_w, int64_t pad_h,
+                                int64_t pad_w, int64_t dil_h, int64_t dil_w) {
+  TORCH_CHECK(x.dim() == 4 && x.scalar_type() == torch::kFloat32 && x.device().is_cpu(),
+              "bitconv2d: x must be a 4-D float32 CPU tensor");
+  x = x.contiguous();
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t Co = weight_words.size(0), T = kh * kw, Wd = (C + 63) / 64;
+  TORCH_CHECK(weight_words.size(1) == T * Wd, "bitconv2d: weight words do not match C=", C);
+  const int64_t OH = (H + 2 * pad_h - dil_h * (kh - 1) - 1) / stride_h + 1;
+  const int64_t OW = (W + 2 * pad_w - dil_w * (kw - 1) - 1) / stride_w + 1;
+  auto xbits = pack_input(x, Wd);
+  auto out = torch::empty({N, Co, OH, OW}, x.options());
+  const uint64_t* xb = reinterpret_cast<const uint64_t*>(xbits.data_ptr<int64_t>());
+  const uint64_t* wb = reinterpret_cast<const uint64_t*>(weight_words.contiguous().data_ptr<int64_t>());
+  const int32_t* ws = wsum.contiguous().data_ptr<int32_t>();
+  const float* sc = scale.contiguous().data_ptr<float>();
+  const bool has_bias = bias.numel() > 0;
+  const float* bi = has_bias ? bias.contiguous().data_ptr<float>() : nullptr;
+  float* o = out.data_ptr<float>();
+  const int64_t K = T * Wd, P = OH * OW;
+  at::parallel_for(0, N * P, 16, [&](int64_t begin, int64_t end) {
+    std::vector<uint64_t> patch(K);
+    std::vector<int64_t> padded;
+    padded.reserve(T);
+    for (int64_t np = begin; np < end; ++np) {
+      const int64_t n = np / P, p = np % P, oh = p / OW, ow = p % OW;
+      padded.clear();
+      for (int64_t i = 0; i < kh; ++i) {
+        for (int64_t j = 0; j < kw; ++j) {
+          const int64_t t = i * kw + j;
+          const int64_t ih = oh * stride_h - pad_h + i * dil_h;
+          const int64_t iw = ow * stride_w - pad_w + j * dil_w;
+          uint64_t* dst = patch.data() + t * Wd;
+          if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
+            for (int64_t k = 0; k < Wd; ++k) dst[k] = 0;
+            padded.push_back(t);
+          } else {
+            const uint64_t* src = xb + ((n * H + ih) * W + iw) * Wd;
+            for (int64_t k = 0; k < Wd; ++k) dst[k] = src[k];
+          }
+        }
+      }
+      const uint64_t* pa = patch.data();
+      for (int64_t co = 0; co < Co; ++co) {
+        const uint64_t* wr = wb + co * K;
+        int64_t pop = 0;
+        for (int64_t k = 0; k < K; ++k) pop += __builtin_popcountll(pa[k] ^ wr[k]);
+        int64_t dot = T * C - 2 * pop;
+        for (int64_t t : padded) dot -= ws[co * T + t];
+        float v = sc[co] * static_cast<float>(dot);
+        o[(n * Co + co) * P + p] = has_bias ? v + bi[co] : v;
+      }
+    }
+  });
+  return out;
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("bitconv2d_forward", &bitconv2d_forward, "bit-packed binary conv2d (CPU)");
+}

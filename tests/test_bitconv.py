@@ -1,0 +1,76 @@
+"""The XNOR-popcount kernel equals the float emulation of a 1-bit conv."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rbonn_det.binary import RBOConv, XNORConv
+from rbonn_det.deploy import PackedBinaryConv2d, load_packed, pack_state_dict
+from rbonn_det.deploy.bitconv import (BitPackedConv2d, load_extension, pack_weight_words,
+                                      use_bitwise_kernels)
+
+
+@pytest.fixture(scope='module', autouse=True)
+def extension():
+    return load_extension()  # compiled once per machine (cached), ~40 s the first time
+
+
+def sign(t):
+    return torch.where(t >= 0, 1.0, -1.0)
+
+
+def packed_conv(*args, conv_type=RBOConv, **kwargs):
+    torch.manual_seed(0)
+    trained = nn.Sequential(conv_type(*args, **kwargs)).eval()
+    return load_packed(nn.Sequential(conv_type(*args, **kwargs)), pack_state_dict(trained))[0]
+
+
+def test_weight_words_hand_made():
+    w = torch.ones(1, 65, 1, 1)
+    w[0, 0], w[0, 63], w[0, 64] = -1, -1, -1  # bits 0 and 63 of word 0, bit 0 of word 1
+    words, wsum = pack_weight_words(w)
+    assert words.tolist() == [[1 - 2 ** 63, 1]]  # 2**63 wraps to the int64 sign bit
+    assert wsum.tolist() == [[65 - 2 * 3]]
+
+
+# (Ci, Co, kernel, stride, padding, dilation, size, bias): channel counts below, at
+# and above 64 (partial words), padding > 0 (the correction), stride, dilation, 1x1
+CASES = [(3, 4, 3, 1, 1, 1, 7, False), (64, 8, 3, 1, 1, 1, 6, True),
+         (70, 16, 3, 2, 1, 1, 9, False), (130, 8, 3, 1, 2, 2, 8, True),
+         (64, 32, 1, 1, 0, 1, 5, False), (16, 8, 5, 2, 3, 1, 11, True)]
+
+
+@pytest.mark.parametrize('ci,co,k,s,p,d,hw,bias', CASES)
+def test_integer_dot_products_are_exact_and_outputs_match(ci, co, k, s, p, d, hw, bias):
+    conv = packed_conv(ci, co, k, stride=s, padding=p, dilation=d, bias=bias)
+    x = torch.randn(2, ci, hw, hw)
+    x[0, :, 1, 1] = 0.0  # sign(0) = +1, as in the emulation
+    x[1, : ci // 2] = -x[1, : ci // 2].abs()
+    fast = BitPackedConv2d(conv)
+    # scale 1, no bias: the kernel returns the integer dot products, exactly
+    fast.scale.fill_(1.0)
+    fast.bias = torch.zeros(0)
+    dots = F.conv2d(sign(x), sign(conv.weight), stride=s, padding=p, dilation=d)
+    assert torch.equal(fast(x), dots)
+    # with scales and bias: the emulation's output up to fp32 rounding
+    torch.testing.assert_close(BitPackedConv2d(conv)(x), conv(x), rtol=1e-5, atol=1e-5)
+
+
+def test_swap_in_a_model_keeps_unsupported_layers():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), RBOConv(8, 8, 3, padding=1),
+                          XNORConv(8, 8, 3, padding=1, groups=2),
+                          RBOConv(8, 8, 1, binarize_input=False))
+    model = load_packed(model, pack_state_dict(model.eval()))
+    x = torch.randn(1, 3, 8, 8)
+    expected = model(x)
+    done = use_bitwise_kernels(model)
+    assert done['swapped'] == ['1']
+    assert set(done['kept']) == {'2', '3'} and 'groups=2' in done['kept']['2']
+    assert 'RealInput' in done['kept']['3']
+    assert isinstance(model[1], BitPackedConv2d) and isinstance(model[2], PackedBinaryConv2d)
+    torch.testing.assert_close(model(x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_only_packed_layers_are_accepted():
+    with pytest.raises(ValueError, match='is not a packed 1-bit conv'):
+        BitPackedConv2d(RBOConv(4, 4, 3))

@@ -1,0 +1,74 @@
+"""Evaluation-forward cost of the toy 1-bit Faster R-CNN vs its real-valued twin.
+
+Three models, same architecture and input, alternated step by step:
+
+- ``real twin``: configs/toy/baselines/faster_rcnn_real_toy.py;
+- ``1-bit``: configs/toy/rbonn_faster_rcnn_toy.py as trained (each RBOConv
+  binarizes its weight in every forward);
+- ``1-bit packed``: the same model after tools/deploy/pack.py (W_b unpacked once).
+
+The 1-bit convs are emulated with float convolutions (sign(x) conv W_b), so the
+question is the overhead of binarization around fp32 kernels (target <= 1.10x),
+not a 1-bit speed-up. Random weights; ``--checkpoint`` is not needed for timing.
+
+    python tools/analysis/benchmark_eval.py [--size 192] [--batch 1] [--steps 20]
+"""
+import argparse
+import statistics
+import time
+
+import torch
+from mmengine.config import Config
+
+import rbonn_det  # noqa: F401
+from rbonn_det.deploy import build_detector, load_packed, pack_state_dict
+
+CONFIGS = {'real twin': 'configs/toy/baselines/faster_rcnn_real_toy.py',
+           '1-bit': 'configs/toy/rbonn_faster_rcnn_toy.py'}
+
+
+def make_inputs(batch, size):
+    from mmdet.structures import DetDataSample
+    shape = (size, size)
+    samples = [DetDataSample(metainfo=dict(img_shape=shape, ori_shape=shape, pad_shape=shape,
+                                           batch_input_shape=shape, scale_factor=(1.0, 1.0)))
+               for _ in range(batch)]
+    return torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(0)), samples
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--size', type=int, default=192)
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--steps', type=int, default=20)
+    parser.add_argument('--warmup', type=int, default=3)
+    args = parser.parse_args()
+    models = {}
+    for name, path in CONFIGS.items():
+        torch.manual_seed(0)
+        models[name] = build_detector(Config.fromfile(path)).eval()
+    torch.manual_seed(0)
+    packed = build_detector(Config.fromfile(CONFIGS['1-bit'])).eval()
+    models['1-bit packed'] = load_packed(packed, pack_state_dict(models['1-bit']))
+    inputs, samples = make_inputs(args.batch, args.size)
+    print(f'[bench] toy Faster R-CNN R18-FPN eval forward (predict, NMS included), input '
+          f'{args.batch}x3x{args.size}x{args.size}, cpu, {torch.get_num_threads()} threads, '
+          f'{args.steps} steps each after {args.warmup} warm-up', flush=True)
+    times = {name: [] for name in models}
+    with torch.no_grad():
+        for i in range(args.warmup + args.steps):
+            for name, model in models.items():
+                t0 = time.perf_counter()
+                model.predict(inputs, samples, rescale=False)
+                if i >= args.warmup:
+                    times[name].append(time.perf_counter() - t0)
+    base = statistics.median(times['real twin'])
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f'[bench] {name:14s} median {med * 1e3:8.1f} ms  (min {min(ts) * 1e3:.1f}, '
+              f'max {max(ts) * 1e3:.1f})  ratio vs real twin {med / base:.3f} (target <= 1.10)')
+
+
+if __name__ == '__main__':
+    main()
