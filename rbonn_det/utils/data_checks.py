@@ -3,8 +3,9 @@ images they list exist. They run before the Runner creates the work dir, so a
 broken data set fails with one message naming the file and the fix instead of a
 traceback from inside pycocotools / ElementTree mid-start-up.
 
-Cost: the annotation files are parsed once more (COCO train2017: about 15 s and
-a few GB of RAM, freed before training); tools run them on rank 0 only.
+Cost: the annotation files are parsed once more (for COCO train2017 an estimated
+10-20 s and a few GB of RAM, freed before training); the tools run these checks
+on rank 0 only.
 """
 import json
 import os
