@@ -30,10 +30,9 @@ torch::Tensor pack_input(const torch::Tensor& x, int64_t words) {
       uint64_t* row = dst + nh * W * words;
       for (int64_t c = 0; c < C; ++c) {
         const float* line = src + ((n * C + c) * H + h) * W;
-        const uint64_t bit = uint64_t(1) << (c & 63);
-        const int64_t word = c >> 6;
-        for (int64_t w = 0; w < W; ++w) {
-          if (line[w] < 0.f) row[w * words + word] |= bit;
+        const int64_t shift = c & 63, word = c >> 6;
+        for (int64_t w = 0; w < W; ++w) {  // branch-free: signs are random
+          row[w * words + word] |= static_cast<uint64_t>(line[w] < 0.f) << shift;
         }
       }
     }
@@ -61,44 +60,56 @@ torch::Tensor bitconv2d_forward(torch::Tensor x, torch::Tensor weight_words,
   auto xbits = pack_input(x, Wd);
   auto out = torch::empty({N, Co, OH, OW}, x.options());
   const uint64_t* xb = reinterpret_cast<const uint64_t*>(xbits.data_ptr<int64_t>());
-  const uint64_t* wb = reinterpret_cast<const uint64_t*>(weight_words.contiguous().data_ptr<int64_t>());
+  auto weight_t = weight_words.t().contiguous();  // (K, Co)
+  const uint64_t* wt = reinterpret_cast<const uint64_t*>(weight_t.data_ptr<int64_t>());
   const int32_t* ws = wsum.contiguous().data_ptr<int32_t>();
   const float* sc = scale.contiguous().data_ptr<float>();
   const bool has_bias = bias.numel() > 0;
   const float* bi = has_bias ? bias.contiguous().data_ptr<float>() : nullptr;
   float* o = out.data_ptr<float>();
-  const int64_t K = T * Wd, P = OH * OW;
-  at::parallel_for(0, N * P, 16, [&](int64_t begin, int64_t end) {
+  const int64_t K = T * Wd;
+  // one output row (n, oh) per task: dots for all (ow, co) first, then written out
+  // channel by channel so the stores to the NCHW output are contiguous
+  at::parallel_for(0, N * OH, 1, [&](int64_t begin, int64_t end) {
     std::vector<uint64_t> patch(K);
-    std::vector<int64_t> padded;
-    padded.reserve(T);
-    for (int64_t np = begin; np < end; ++np) {
-      const int64_t n = np / P, p = np % P, oh = p / OW, ow = p % OW;
-      padded.clear();
-      for (int64_t i = 0; i < kh; ++i) {
-        for (int64_t j = 0; j < kw; ++j) {
-          const int64_t t = i * kw + j;
-          const int64_t ih = oh * stride_h - pad_h + i * dil_h;
-          const int64_t iw = ow * stride_w - pad_w + j * dil_w;
-          uint64_t* dst = patch.data() + t * Wd;
-          if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
-            for (int64_t k = 0; k < Wd; ++k) dst[k] = 0;
-            padded.push_back(t);
-          } else {
-            const uint64_t* src = xb + ((n * H + ih) * W + iw) * Wd;
-            for (int64_t k = 0; k < Wd; ++k) dst[k] = src[k];
+    std::vector<int64_t> acc(Co);
+    std::vector<int64_t> dots(OW * Co);
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t n = row / OH, oh = row % OH;
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        int64_t* dot = dots.data() + ow * Co;
+        std::fill(acc.begin(), acc.end(), 0);
+        for (int64_t i = 0; i < kh; ++i) {
+          for (int64_t j = 0; j < kw; ++j) {
+            const int64_t t = i * kw + j;
+            const int64_t ih = oh * stride_h - pad_h + i * dil_h;
+            const int64_t iw = ow * stride_w - pad_w + j * dil_w;
+            uint64_t* dst = patch.data() + t * Wd;
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
+              std::fill(dst, dst + Wd, 0);  // all +1: corrected below
+              for (int64_t co = 0; co < Co; ++co) acc[co] += ws[co * T + t];
+            } else {
+              const uint64_t* src = xb + ((n * H + ih) * W + iw) * Wd;
+              std::copy(src, src + Wd, dst);
+            }
           }
         }
+        // acc holds the padded taps' sum_c sign(W); dot = T*C - 2*popcount - acc.
+        // Weights are (K, Co): the inner loop runs over contiguous output channels.
+        for (int64_t co = 0; co < Co; ++co) dot[co] = T * C - acc[co];
+        for (int64_t k = 0; k < K; ++k) {
+          const uint64_t a = patch[k];
+          const uint64_t* wk = wt + k * Co;
+          for (int64_t co = 0; co < Co; ++co) dot[co] -= 2 * __builtin_popcountll(a ^ wk[co]);
+        }
       }
-      const uint64_t* pa = patch.data();
       for (int64_t co = 0; co < Co; ++co) {
-        const uint64_t* wr = wb + co * K;
-        int64_t pop = 0;
-        for (int64_t k = 0; k < K; ++k) pop += __builtin_popcountll(pa[k] ^ wr[k]);
-        int64_t dot = T * C - 2 * pop;
-        for (int64_t t : padded) dot -= ws[co * T + t];
-        float v = sc[co] * static_cast<float>(dot);
-        o[(n * Co + co) * P + p] = has_bias ? v + bi[co] : v;
+        float* dst = o + ((n * Co + co) * OH + oh) * OW;
+        const float s = sc[co], b = has_bias ? bi[co] : 0.f;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const float v = s * static_cast<float>(dots[ow * Co + co]);
+          dst[ow] = has_bias ? v + b : v;
+        }
       }
     }
   });
