@@ -269,3 +269,28 @@ def test_learnable_bias_and_rprelu():
     y = x + 0.5
     expect = torch.where(y >= 0, y, 0.25 * y) - 0.25  # PReLU init slope 0.25
     torch.testing.assert_close(rp(x), expect)
+
+
+def test_eval_weight_cache_follows_every_parameter_change():
+    conv = RBOConv(4, 6, 3, padding=1).eval()
+    x = torch.randn(2, 4, 5, 5)
+
+    def uncached():
+        return torch.nn.functional.conv2d(torch.where(x >= 0, 1.0, -1.0), conv.binary_weight(),
+                                          conv.bias, padding=1)
+
+    with torch.no_grad():
+        first = conv(x)
+        assert torch.equal(first, uncached())
+        cached = conv._eval_weight
+        assert torch.equal(conv(x), first) and conv._eval_weight is cached  # reused
+        conv.weight.mul_(-1)  # an optimizer step / load_state_dict: in place
+        assert torch.equal(conv(x), uncached()) and not torch.equal(conv(x), first)
+        conv.scale.add_(1.0)
+        assert torch.equal(conv(x), uncached())
+        conv.load_state_dict({k: v.clone() for k, v in RBOConv(4, 6, 3, padding=1).state_dict().items()})
+        assert torch.equal(conv(x), uncached())
+    # with autograd or in training, the weight is always recomputed (gradients flow)
+    y = conv(x)
+    y.sum().backward()
+    assert conv.weight.grad is not None and conv.scale.grad is not None

@@ -41,7 +41,24 @@ class BinaryConv2d(nn.Conv2d):
         return self.weight_quantizer(self.weight)
 
     def forward(self, x):
-        return self._conv_forward(self.input_quantizer(x), self.binary_weight(), self.bias)
+        return self._conv_forward(self.input_quantizer(x), self._forward_weight(), self.bias)
+
+    def _forward_weight(self) -> torch.Tensor:
+        """binary_weight(), computed once per weight update in evaluation.
+
+        In eval mode without autograd (MMEngine's val/test loops) the binary
+        weight is a pure function of the conv's parameters, so it is cached and
+        recomputed only when a parameter changes: in-place updates (optimizer
+        steps, load_state_dict) bump ``Tensor._version``, moves change the storage.
+        """
+        if self.training or torch.is_grad_enabled():
+            return self.binary_weight()
+        key = tuple((p.data_ptr(), p._version, p.dtype) for p in self._parameters.values()
+                    if p is not None)
+        if getattr(self, '_eval_weight_key', None) != key:
+            self._eval_weight = self.binary_weight().detach()
+            self._eval_weight_key = key
+        return self._eval_weight
 
 
 class XNORConv(BinaryConv2d):

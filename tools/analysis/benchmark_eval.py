@@ -5,13 +5,15 @@ Three models, same architecture and input, alternated step by step:
 - ``real twin``: configs/toy/baselines/faster_rcnn_real_toy.py;
 - ``1-bit``: configs/toy/rbonn_faster_rcnn_toy.py as trained (each RBOConv
   binarizes its weight in every forward);
-- ``1-bit packed``: the same model after tools/deploy/pack.py (W_b unpacked once).
+- ``1-bit packed``: the same model after tools/deploy/pack.py (W_b unpacked once);
+- ``1-bit packed + bit kernels``: its 1-bit convs on the XNOR-popcount kernel
+  (rbonn_det/deploy/bitconv.py; ``tools/test.py --bit-kernels``).
 
-The 1-bit convs are emulated with float convolutions (sign(x) conv W_b), so the
-question is the overhead of binarization around fp32 kernels (target <= 1.10x),
-not a 1-bit speed-up. Random weights; ``--checkpoint`` is not needed for timing.
+The first three emulate 1-bit convs with float convolutions (sign(x) conv W_b):
+there the question is the overhead of binarization around fp32 kernels (target
+<= 1.10x). Random weights (timing does not depend on them).
 
-    python tools/analysis/benchmark_eval.py [--size 192] [--batch 1] [--steps 20]
+    python tools/analysis/benchmark_eval.py [--size 192] [--batch 1] [--steps 20] [--threads N]
 """
 import argparse
 import statistics
@@ -22,6 +24,7 @@ from mmengine.config import Config
 
 import rbonn_det  # noqa: F401
 from rbonn_det.deploy import build_detector, load_packed, pack_state_dict
+from rbonn_det.deploy.bitconv import use_bitwise_kernels
 
 CONFIGS = {'real twin': 'configs/toy/baselines/faster_rcnn_real_toy.py',
            '1-bit': 'configs/toy/rbonn_faster_rcnn_toy.py'}
@@ -43,7 +46,10 @@ def main():
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--steps', type=int, default=20)
     parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--threads', type=int, help='torch / kernel threads (default: all)')
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     models = {}
     for name, path in CONFIGS.items():
         torch.manual_seed(0)
@@ -51,24 +57,36 @@ def main():
     torch.manual_seed(0)
     packed = build_detector(Config.fromfile(CONFIGS['1-bit'])).eval()
     models['1-bit packed'] = load_packed(packed, pack_state_dict(models['1-bit']))
+    torch.manual_seed(0)
+    fast = load_packed(build_detector(Config.fromfile(CONFIGS['1-bit'])).eval(),
+                       pack_state_dict(models['1-bit']))
+    use_bitwise_kernels(fast)
+    models['1-bit packed + bit kernels'] = fast
     inputs, samples = make_inputs(args.batch, args.size)
     print(f'[bench] toy Faster R-CNN R18-FPN eval forward (predict, NMS included), input '
           f'{args.batch}x3x{args.size}x{args.size}, cpu, {torch.get_num_threads()} threads, '
           f'{args.steps} steps each after {args.warmup} warm-up', flush=True)
-    times = {name: [] for name in models}
+    # full predict, and backbone + neck alone (where the 1-bit convs are; the RoI
+    # head's fc layers are real in every variant)
+    parts = {'predict': lambda m: m.predict(inputs, samples, rescale=False),
+             'backbone+neck': lambda m: m.extract_feat(inputs)}
+    times = {(part, name): [] for part in parts for name in models}
     with torch.no_grad():
         for i in range(args.warmup + args.steps):
-            for name, model in models.items():
+            for (part, name) in times:
                 t0 = time.perf_counter()
-                model.predict(inputs, samples, rescale=False)
+                parts[part](models[name])
                 if i >= args.warmup:
-                    times[name].append(time.perf_counter() - t0)
-    base = statistics.median(times['real twin'])
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f'[bench] {name:14s} median {med * 1e3:8.1f} ms  (min {min(ts) * 1e3:.1f}, '
-              f'max {max(ts) * 1e3:.1f})  ratio vs real twin {med / base:.3f} (target <= 1.10)')
-
+                    times[part, name].append(time.perf_counter() - t0)
+    for part in parts:
+        base = statistics.median(times[part, 'real twin'])
+        for name in models:
+            ts = times[part, name]
+            med = statistics.median(ts)
+            print(f'[bench] {part:14s} {name:28s} median {med * 1e3:8.1f} ms  (min '
+                  f'{min(ts) * 1e3:.1f}, max {max(ts) * 1e3:.1f})  ratio vs real twin '
+                  f'{med / base:.3f}')
+    print('[bench] target: 1-bit (float emulation) predict <= 1.10x the real twin')
 
 if __name__ == '__main__':
     main()
