@@ -77,7 +77,8 @@ def test_corrupt_voc_xml_names_file(toy):
     xml = toy / 'VOCdevkit/VOC2007/Annotations/train_000005.xml'
     xml.write_text(xml.read_text().replace('</annotation>', '</annotatio>'))
     with pytest.raises(ValueError, match=r"annotation .*train_000005.xml' is not valid XML "
-                                         r"\(mismatched tag: line \d+, column \d+\); .*re-download"):
+                                         r"\(mismatched tag: line \d+, column \d+\); "
+                                         r".*re-download"):
         check_dataset_files('train_dataloader', voc_ds(toy))
 
 

@@ -1,8 +1,11 @@
 """MMEngine checkpoints load with torch's safe loader: save -> load -> resume."""
+import pytest
 import torch
 from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint
 
 from _tiny import TinyDetLike, make_runner
+from rbonn_det.utils import check_checkpoint
 
 
 def test_save_load_resume(tmp_path):
@@ -40,14 +43,11 @@ class _Evil:
 def test_mmengine_loading_paths_refuse_code_in_a_checkpoint(tmp_path):
     """load_checkpoint (load_from) and _load_checkpoint (Runner.resume) end in
     torch.load without weights_only, which torch 2.13 defaults to True."""
-    import pytest
-    from mmengine.runner.checkpoint import _load_checkpoint
-
-    from rbonn_det.utils import check_checkpoint
     marker = tmp_path / 'pwned'
     evil = tmp_path / 'evil.pth'
     torch.save({'state_dict': {}, 'meta': _Evil(marker)}, evil)
-    for load in (lambda: load_checkpoint(TinyDetLike(), str(evil)), lambda: _load_checkpoint(str(evil))):
+    for load in (lambda: load_checkpoint(TinyDetLike(), str(evil)),
+                 lambda: _load_checkpoint(str(evil))):
         with pytest.raises(Exception, match='Weights only load failed'):
             load()
     assert not marker.exists()  # nothing ran

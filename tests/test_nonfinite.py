@@ -96,7 +96,8 @@ def test_plain_wrapper_skips_too(tmp_path):
 
 def test_hook_refuses_a_wrapper_that_cannot_skip(tmp_path):
     runner = make_runner(tmp_path, max_epochs=1, custom_hooks=[dict(type='NonFiniteLossHook')],
-                         optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1)))
+                         optim_wrapper=dict(type='OptimWrapper',
+                                            optimizer=dict(type='SGD', lr=0.1)))
     with pytest.raises(ValueError, match='NonFiniteLossHook needs an optimizer wrapper that skips '
                                          'non-finite updates, got OptimWrapper; set '
                                          'optim_wrapper.type to RBOOptimWrapper'):

@@ -65,7 +65,8 @@ def train(work_dir, data, max_epochs, *flags):
     coco = f'{data}/coco/'
     proc = subprocess.run(
         [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir), *flags,
-         '--cfg-options', f'train_cfg.max_epochs={max_epochs}', f'train_dataloader.dataset.data_root={coco}',
+         '--cfg-options', f'train_cfg.max_epochs={max_epochs}',
+         f'train_dataloader.dataset.data_root={coco}',
          f'val_dataloader.dataset.data_root={coco}', f'test_dataloader.dataset.data_root={coco}',
          'train_dataloader.dataset.pipeline.2.scale=(96,96)', 'train_cfg.val_begin=100',
          'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=1',
