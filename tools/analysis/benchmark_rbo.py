@@ -13,6 +13,7 @@ test: a measurement.
 
     python tools/analysis/benchmark_rbo.py [--depth 18] [--batch 8] [--size 160]
                                            [--steps 10] [--device cuda] [--amp]
+                                           [--threads N]
 """
 import argparse
 import statistics
@@ -53,7 +54,10 @@ def main():
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--amp', action='store_true', help='AMP wrappers (CUDA only)')
+    parser.add_argument('--threads', type=int, help='CPU threads (default: all)')
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     if args.amp and dev.type != 'cuda':
         parser.error('--amp needs --device cuda (MMEngine AMP runs on CUDA)')
