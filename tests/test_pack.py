@@ -138,6 +138,15 @@ def test_packed_toy_detector_gives_identical_detections(toy_root, tmp_path):
         num += len(a['scores'])
     assert num > 0  # something was detected, so the comparison means something
 
+    # the same packed file on the XNOR-popcount kernels (equal to the emulation per layer:
+    # tests/test_bitconv.py; end to end a dot product of exactly 0 may flip a later sign)
+    rc, log = run_tool('tools/test.py', TOY, str(out), '--work-dir', str(tmp_path / 'bits'),
+                       '--bit-kernels', '--cfg-options', *opts)
+    assert rc == 0 and 'XNOR-popcount kernels: 25 1-bit convs' in log, log[-3000:]
+    rc, log = run_tool('tools/test.py', TOY, str(ckpt), '--work-dir', str(tmp_path / 'nb'),
+                       '--bit-kernels', '--cfg-options', *opts)
+    assert rc != 0 and '--bit-kernels needs a packed checkpoint' in log
+
     # a config that builds another network is refused, naming the layers
     rc, log = run_tool('tools/test.py', TOY, str(out), '--work-dir', str(tmp_path / 'bad'),
                        '--cfg-options', *opts, 'model.neck.out_channels=128')
