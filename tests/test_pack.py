@@ -138,6 +138,18 @@ def test_packed_toy_detector_gives_identical_detections(toy_root, tmp_path):
         num += len(a['scores'])
     assert num > 0  # something was detected, so the comparison means something
 
+    # the Python API: init_packed_detector is a drop-in for mmdet's init_detector
+    from mmdet.apis import inference_detector, init_detector
+
+    from rbonn_det.deploy import init_packed_detector
+    packed_model = init_packed_detector(TOY, str(out))
+    assert packed_model.dataset_meta['classes'][0] == 'circle' and not packed_model.training
+    image = dets[1][0]['img_path']
+    pred = inference_detector(packed_model, image).pred_instances
+    ref = inference_detector(init_detector(TOY, str(ckpt), device='cpu'), image).pred_instances
+    assert len(pred) > 0 and torch.equal(pred.bboxes, ref.bboxes)
+    torch.testing.assert_close(pred.scores, ref.scores, rtol=0, atol=1e-6)
+
     # the same packed file on the XNOR-popcount kernels (equal to the emulation per layer:
     # tests/test_bitconv.py; end to end a dot product of exactly 0 may flip a later sign)
     rc, log = run_tool('tools/test.py', TOY, str(out), '--work-dir', str(tmp_path / 'bits'),
