@@ -68,8 +68,9 @@ def train(work_dir, data, max_epochs, *flags):
          '--cfg-options', f'train_cfg.max_epochs={max_epochs}',
          f'train_dataloader.dataset.data_root={coco}',
          f'val_dataloader.dataset.data_root={coco}', f'test_dataloader.dataset.data_root={coco}',
-         'train_dataloader.dataset.pipeline.2.scale=(96,96)', 'train_cfg.val_begin=100',
-         'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=1',
+         'train_dataloader.dataset.pipeline.2.scale=(96,96)', 'train_cfg.val_interval=1',
+         'default_hooks.logger.interval=1', 'log_processor.window_size=1',  # per-iteration
+         'default_hooks.checkpoint.interval=1',
          'randomness.seed=0', 'randomness.deterministic=True'],
         cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -78,7 +79,9 @@ def train(work_dir, data, max_epochs, *flags):
 
 def test_train_py_resume_is_exact(tmp_path):
     """4 toy images, batch 2: 2 iterations per epoch; k = 1 epoch, n = 2 epochs
-    (RandomFlip and the RPN / RoI samplers draw random numbers throughout)."""
+    (RandomFlip and the RPN / RoI samplers draw random numbers throughout). Both
+    runs validate after every epoch: in the uninterrupted run that validation
+    falls between the checkpoint and epoch 2, and must not change training."""
     data = tmp_path / 'toy'
     make_toy_dataset(data, seed=0, num_train=4, num_test=2, log=lambda *_: None)
     full, part = tmp_path / 'full', tmp_path / 'part'
