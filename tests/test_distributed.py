@@ -27,10 +27,10 @@ def test_two_process_gloo_training_stays_in_sync(tmp_path):
     records = tmp_path / 'records.json'
     cfg = tmp_path / 'ddp_toy.py'
     cfg.write_text(f'''_base_ = {str(CONFIG)!r}
-custom_imports = dict(imports=['rbonn_det', 'ddp_probe'], allow_failed_imports=False)
+custom_imports = dict(imports=['rbonn_det', 'probes'], allow_failed_imports=False)
 custom_hooks = [dict(type='RBOStatsHook'), dict(type='NonFiniteLossHook', max_consecutive=5),
-                dict(type='RNGStateHook'),
-                dict(type='DDPProbeHook', out={str(records)!r}, nan_rank=1, nan_iter=2)]
+                dict(type='RNGStateHook'), dict(type='NaNLossInjector', iters=[2], rank=1),
+                dict(type='DDPProbeHook', out={str(records)!r})]
 ''')
     coco = f'{data}/coco/'
     env = dict(os.environ, MASTER_PORT=str(free_port()), PYTHON=sys.executable,

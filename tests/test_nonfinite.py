@@ -1,5 +1,10 @@
 """A NaN/Inf loss skips the update and keeps the last good state; K consecutive
 ones stop training with a clear error (issue: reliability, point 3)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -102,3 +107,31 @@ def test_hook_refuses_a_wrapper_that_cannot_skip(tmp_path):
                                          'non-finite updates, got OptimWrapper; set '
                                          'optim_wrapper.type to RBOOptimWrapper'):
         runner.train()
+
+
+def test_train_py_stops_with_one_clear_line(toy_root, tmp_path):
+    """Through tools/train.py on the toy detector: NaN at iterations 2 and 3
+    (tests/probes.py), K=2, so the run ends at iteration 3 with one error line."""
+    root = Path(__file__).resolve().parents[1]
+    cfg = tmp_path / 'nan_toy.py'
+    cfg.write_text(f'''_base_ = {str(root / 'configs/toy/rbonn_faster_rcnn_toy.py')!r}
+custom_imports = dict(imports=['rbonn_det', 'probes'], allow_failed_imports=False)
+custom_hooks = [dict(type='NonFiniteLossHook', max_consecutive=2),
+                dict(type='NaNLossInjector', iters=[2, 3])]
+''')
+    coco = f'{toy_root}/coco/'
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root / 'tests'),
+                                                       os.environ.get('PYTHONPATH', '')]))
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', str(cfg), '--work-dir', str(tmp_path / 'work'),
+         '--cfg-options', f'train_dataloader.dataset.data_root={coco}',
+         f'val_dataloader.dataset.data_root={coco}', f'test_dataloader.dataset.data_root={coco}',
+         'train_dataloader.dataset.pipeline.2.scale=(96,96)', 'default_hooks.logger.interval=1'],
+        cwd=root, env=env, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out[-3000:]
+    assert 'Non-finite loss at iteration 2 (loss_cls=nan): update skipped' in out
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        'train.py: error: 2 consecutive iterations with a non-finite loss (last at iteration 3: '
+        'loss_cls=nan); training stopped')
+    assert 'Traceback' not in out

@@ -1,14 +1,13 @@
-"""Test-only hook for tests/test_distributed.py (imported through the config's
-custom_imports with tests/ on PYTHONPATH).
+"""Test-only hooks for subprocess runs of tools/train.py and tools/dist_train.sh
+(imported through the config's custom_imports with tests/ on PYTHONPATH).
 
-After every training iteration it all-gathers, from each rank, the parameters,
-the DReLU masks, the RBO previous gradients, the BN running statistics and the
-local loss, and records whether the ranks agree; rank 0 writes the records as
-JSON. Optionally it makes one rank's loss NaN at one iteration, to check that
-every rank then skips the update together.
+- NaNLossInjector: makes loss_cls NaN at chosen iterations (on one rank or all).
+- DDPProbeHook: after every training iteration all-gathers, from each rank, the
+  parameters, DReLU masks, RBO previous gradients, BN running statistics and
+  local loss, and records whether the ranks agree; rank 0 writes them as JSON.
 """
 import json
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.distributed as dist
@@ -23,29 +22,41 @@ def _flat(tensors):
 
 
 @HOOKS.register_module()
-class DDPProbeHook(Hook):
-    priority = 'LOWEST'
+class NaNLossInjector(Hook):
+    """loss_cls becomes NaN at the (1-based) iterations ``iters``, on rank
+    ``rank`` only (None: every rank)."""
+    priority = 'HIGHEST'
 
-    def __init__(self, out: str, nan_rank: Optional[int] = None, nan_iter: Optional[int] = None):
-        self.out, self.nan_rank, self.nan_iter = out, nan_rank, nan_iter
-        self.records, self._last_params = [], None
+    def __init__(self, iters: Sequence[int], rank: Optional[int] = None):
+        self.iters, self.rank = set(iters), rank
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
-        if runner.iter + 1 != self.nan_iter or dist.get_rank() != self.nan_rank:
+        if runner.iter + 1 not in self.iters or self.rank not in (None, runner.rank):
             return
-        module = runner.model.module
+        module = getattr(runner.model, 'module', runner.model)
         orig = module.loss
 
-        def loss(*args, **kwargs):  # this rank only: loss_cls becomes NaN
+        def loss(*args, **kwargs):
             losses = orig(*args, **kwargs)
             losses['loss_cls'] = losses['loss_cls'] * float('nan')
             return losses
 
-        module.loss = loss
+        module.loss = loss  # an instance attribute, removed after the iteration
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        vars(getattr(runner.model, 'module', runner.model)).pop('loss', None)
+
+
+@HOOKS.register_module()
+class DDPProbeHook(Hook):
+    priority = 'LOWEST'
+
+    def __init__(self, out: str):
+        self.out = out
+        self.records, self._last_params = [], None
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         module = runner.model.module
-        vars(module).pop('loss', None)  # undo the injection
         convs = [m for m in module.modules() if isinstance(m, RBOConv)]
         local = dict(
             params=_flat(module.parameters()),
