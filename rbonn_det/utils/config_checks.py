@@ -3,6 +3,8 @@ clear message (cause and fix) instead of mid-epoch, and nothing is written."""
 import os.path as osp
 import zipfile
 
+import torch
+
 from .data_checks import check_dataset_files
 from .option_checks import check_binary_conv_options
 
@@ -56,7 +58,7 @@ def check_config(cfg, train: bool = True, data_files: bool = True) -> None:
     check_binary_conv_options(cfg.model)
     optim = cfg.get('optim_wrapper') or {}
     if train and optim.get('constructor') == 'RBOOptimWrapperConstructor':
-        from ..engine.optim_constructor import check_paramwise_cfg
+        from ..engine.optim_constructor import check_paramwise_cfg  # utils loads before engine
         check_paramwise_cfg(optim.get('paramwise_cfg'))
     loaders = (['train_dataloader'] if train else []) + ['val_dataloader', 'test_dataloader']
     if train and not cfg.get('val_cfg'):
@@ -93,7 +95,6 @@ def check_checkpoint(path: str) -> None:
         ValueError: not a torch checkpoint (a text file, a truncated download),
             or it holds pickled objects torch's safe loader refuses.
     """
-    import torch
     if '://' in path:  # URLs: MMEngine downloads them; nothing to check here
         return
     if not osp.isfile(path):
