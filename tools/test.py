@@ -13,7 +13,8 @@ from mmengine.runner import Runner
 
 import rbonn_det  # noqa: F401  (registers modules, safe checkpoint loading)
 from rbonn_det.deploy import PackedCheckpointError, load_packed_into, peek_is_packed
-from rbonn_det.utils.cli import check_or_exit, common_parser, load_config, parse
+from rbonn_det.utils.cli import (check_or_exit, common_parser, load_config, parse,
+                                  setup_cpu_distributed)
 
 
 def main():
@@ -36,6 +37,10 @@ def main():
     if args.bit_kernels and not packed:
         sys.exit('test.py: error: --bit-kernels needs a packed checkpoint; write one with '
                  'tools/deploy/pack.py CONFIG CHECKPOINT OUT')
+    try:
+        setup_cpu_distributed(cfg)
+    except ValueError as e:
+        sys.exit(f'test.py: error: {e}')
     runner = Runner.from_cfg(cfg)
     if packed:
         try:
