@@ -59,3 +59,44 @@ custom_hooks = [dict(type='RBOStatsHook'), dict(type='NonFiniteLossHook', max_co
     assert [r['params_changed'] for r in rec] == [True, False, True, True]
     assert 'Non-finite loss at iteration 2 (finite here, not on another rank)' in (proc.stdout +
                                                                                    proc.stderr)
+
+
+def test_two_process_gloo_evaluation_of_a_packed_checkpoint(tmp_path):
+    """tools/dist_test.sh: 2 CPU ranks evaluate a packed 1-bit checkpoint (each its
+    share of the images); the collected detections equal one process's (batch 1, so
+    no rank pads its images differently)."""
+    import pickle
+
+    import torch
+    from mmengine.config import Config
+
+    from rbonn_det.deploy import build_detector, pack_state_dict
+    data = tmp_path / 'toy'
+    make_toy_dataset(data, seed=0, num_train=2, num_test=6, log=lambda *_: None)
+    torch.manual_seed(0)
+    model = build_detector(Config.fromfile(str(CONFIG))).eval()
+    packed = tmp_path / 'packed.pth'
+    torch.save(pack_state_dict(model), packed)
+    coco = f'{data}/coco/'
+    opts = ['--cfg-options', f'test_dataloader.dataset.data_root={coco}',
+            f'test_evaluator.ann_file={coco}annotations/instances_val.json',
+            'test_dataloader.batch_size=1']
+    results = []
+    for name, cmd in (('dist', ['bash', 'tools/dist_test.sh', str(CONFIG), str(packed), '2']),
+                      ('single', [sys.executable, 'tools/test.py', str(CONFIG), str(packed)])):
+        # torchrun runs each rank with 1 thread; so does the single run (same kernels)
+        env = dict(os.environ, MASTER_PORT=str(free_port()), PYTHON=sys.executable,
+                   OMP_NUM_THREADS='1')
+        out = tmp_path / f'{name}.pkl'
+        proc = subprocess.run(cmd + ['--work-dir', str(tmp_path / name), '--out', str(out)] + opts,
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+        assert 'coco/bbox_mAP' in proc.stdout + proc.stderr
+        with open(out, 'rb') as f:
+            results.append({r['img_id']: r['pred_instances'] for r in pickle.load(f)})
+    dist, single = results
+    assert sorted(dist) == sorted(single) and len(single) == 6
+    assert sum(len(p['scores']) for p in single.values()) > 0
+    for img_id, pred in single.items():
+        assert torch.equal(dist[img_id]['bboxes'], pred['bboxes'])
+        assert torch.equal(dist[img_id]['scores'], pred['scores'])
