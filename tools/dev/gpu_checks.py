@@ -9,7 +9,7 @@ Run on a CUDA machine (a developer check, not part of CI, which has no GPU):
 2. five RBOOptimWrapper SGD steps of a 1-bit BiResNet-18 on CUDA track the CPU
    run (parameters and previous-gradient buffers);
 3. RBOAmpOptimWrapper (fp16, dynamic loss scale): 30 steps stay finite and the
-   stored previous gradient is the unscaled one.
+   stored previous gradient is the unscaled one; a NaN loss changes no state.
 Prints one line per check and exits non-zero on a failure.
 """
 import argparse
@@ -153,6 +153,42 @@ def check_amp(dev, steps=30):
            f'non-finite prev grads {wrapper.num_nonfinite_prev_grads}')
 
 
+def check_amp_nonfinite_skip(dev):
+    """A NaN loss under RBOAmpOptimWrapper on CUDA changes nothing: parameters,
+    momentum, BN statistics and the RBO previous gradients stay; the next finite
+    step trains again."""
+    torch.manual_seed(0)
+    model = BiResNet(depth=18, conv_cfg=dict(type='RBOConv')).to(dev).train()
+    wrapper = RBOAmpOptimWrapper(
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9),
+        loss_scale='dynamic')
+    x = torch.randn(2, 3, 96, 96, device=dev)
+
+    def state():
+        tensors = list(model.state_dict().values())  # params, BN stats, prev_grad
+        tensors += [s['momentum_buffer'] for s in wrapper.optimizer.state.values()]
+        return [t.detach().clone() for t in tensors]
+
+    def step(poison=False):
+        with wrapper.optim_context(model):
+            loss = sum(o.float().pow(2).mean() for o in model(x))
+            if poison:
+                loss = loss * float('nan')
+        wrapper.update_params(loss)
+
+    step()
+    step()  # momentum buffers exist and prev_grad is non-zero from here on
+    before = state()
+    step(poison=True)
+    unchanged = all(torch.equal(a, b) for a, b in zip(before, state()))
+    skipped = wrapper.last_update_skipped
+    step()
+    moved = not all(torch.equal(a, b) for a, b in zip(before, state()))
+    report('RBOAmpOptimWrapper skips a NaN loss on CUDA', unchanged and skipped and moved,
+           f'skipped {skipped}, state unchanged {unchanged} ({len(before)} tensors), '
+           f'trains on after {moved}')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -174,6 +210,7 @@ def main():
     check_wrapper_steps(dev)
     if dev.type == 'cuda':
         check_amp(dev)
+        check_amp_nonfinite_skip(dev)
     for bench_args in args.bench or []:
         sys.argv = ['benchmark_rbo.py'] + shlex.split(bench_args)
         runpy.run_path('tools/analysis/benchmark_rbo.py', run_name='__main__')
