@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from rbonn_det.datasets.toy_shapes import make_toy_dataset
+from _toy import toy_cfg_options
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / 'configs/toy/rbonn_faster_rcnn_toy.py'
@@ -32,14 +33,12 @@ custom_hooks = [dict(type='RBOStatsHook'), dict(type='NonFiniteLossHook', max_co
                 dict(type='RNGStateHook'), dict(type='NaNLossInjector', iters=[2], rank=1),
                 dict(type='DDPProbeHook', out={str(records)!r})]
 ''')
-    coco = f'{data}/coco/'
     env = dict(os.environ, MASTER_PORT=str(free_port()), PYTHON=sys.executable,
                PYTHONPATH=os.pathsep.join([str(ROOT / 'tests'), os.environ.get('PYTHONPATH', '')]))
     # 8 images, 2 ranks x batch 2: 2 iterations per epoch; 2 epochs
     proc = subprocess.run(
         ['bash', 'tools/dist_train.sh', str(cfg), '2', '--work-dir', str(tmp_path / 'work'),
-         '--cfg-options', f'train_dataloader.dataset.data_root={coco}',
-         f'val_dataloader.dataset.data_root={coco}', f'test_dataloader.dataset.data_root={coco}',
+         '--cfg-options', *toy_cfg_options(data),
          'train_dataloader.dataset.pipeline.2.scale=(96,96)', 'train_cfg.max_epochs=2',
          'train_cfg.val_begin=100', 'default_hooks.logger.interval=1', 'randomness.seed=0'],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
@@ -77,10 +76,7 @@ def test_two_process_gloo_evaluation_of_a_packed_checkpoint(tmp_path):
     model = build_detector(Config.fromfile(str(CONFIG))).eval()
     packed = tmp_path / 'packed.pth'
     torch.save(pack_state_dict(model), packed)
-    coco = f'{data}/coco/'
-    opts = ['--cfg-options', f'test_dataloader.dataset.data_root={coco}',
-            f'test_evaluator.ann_file={coco}annotations/instances_val.json',
-            'test_dataloader.batch_size=1']
+    opts = ['--cfg-options', *toy_cfg_options(data), 'test_dataloader.batch_size=1']
     results = []
     for name, cmd in (('dist', ['bash', 'tools/dist_test.sh', str(CONFIG), str(packed), '2']),
                       ('single', [sys.executable, 'tools/test.py', str(CONFIG), str(packed)])):

@@ -13,6 +13,7 @@ from torch import nn
 
 from _tiny import TinyDetLike, make_runner
 from rbonn_det.engine import NonFiniteLossError
+from _toy import toy_cfg_options
 
 
 class Poisoned(TinyDetLike):
@@ -119,13 +120,11 @@ custom_imports = dict(imports=['rbonn_det', 'probes'], allow_failed_imports=Fals
 custom_hooks = [dict(type='NonFiniteLossHook', max_consecutive=2),
                 dict(type='NaNLossInjector', iters=[2, 3])]
 ''')
-    coco = f'{toy_root}/coco/'
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root / 'tests'),
                                                        os.environ.get('PYTHONPATH', '')]))
     proc = subprocess.run(
         [sys.executable, 'tools/train.py', str(cfg), '--work-dir', str(tmp_path / 'work'),
-         '--cfg-options', f'train_dataloader.dataset.data_root={coco}',
-         f'val_dataloader.dataset.data_root={coco}', f'test_dataloader.dataset.data_root={coco}',
+         '--cfg-options', *toy_cfg_options(toy_root),
          'train_dataloader.dataset.pipeline.2.scale=(96,96)', 'default_hooks.logger.interval=1'],
         cwd=root, env=env, capture_output=True, text=True)
     out = proc.stdout + proc.stderr

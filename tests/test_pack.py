@@ -14,6 +14,7 @@ from rbonn_det.binary import BinaryConv2d, RBOConv, XNORConv
 from rbonn_det.deploy import (PackedCheckpointError, load_packed, pack_state_dict,
                               peek_is_packed, read_packed, size_report)
 from rbonn_det.deploy.pack import pack_bits, unpack_bits
+from _toy import toy_cfg_options
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = 'configs/toy/rbonn_faster_rcnn_toy.py'
@@ -119,9 +120,7 @@ def test_packed_toy_detector_gives_identical_detections(toy_root, tmp_path):
     assert ratio == pytest.approx(out.stat().st_size / theoretical, abs=1e-4) and ratio <= 1.05
     assert out.stat().st_size < ckpt.stat().st_size / 2  # 16M of 30M values are 1-bit
 
-    coco = f'{toy_root}/coco/'
-    opts = [f'test_dataloader.dataset.data_root={coco}',
-            f'test_evaluator.ann_file={coco}annotations/instances_val.json']
+    opts = toy_cfg_options(toy_root)
     dets = []
     for name, path in (('train', ckpt), ('packed', out)):
         rc, log = run_tool('tools/test.py', TOY, str(path), '--work-dir', str(tmp_path / name),

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from _tiny import TinyDetLike, make_runner
 from rbonn_det.datasets.toy_shapes import make_toy_dataset
+from _toy import toy_cfg_options
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = 'configs/toy/rbonn_faster_rcnn_toy.py'
@@ -62,12 +63,10 @@ def losses(work_dir: Path) -> dict:
 
 
 def train(work_dir, data, max_epochs, *flags):
-    coco = f'{data}/coco/'
     proc = subprocess.run(
         [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir), *flags,
          '--cfg-options', f'train_cfg.max_epochs={max_epochs}',
-         f'train_dataloader.dataset.data_root={coco}',
-         f'val_dataloader.dataset.data_root={coco}', f'test_dataloader.dataset.data_root={coco}',
+         *toy_cfg_options(data),
          'train_dataloader.dataset.pipeline.2.scale=(96,96)', 'train_cfg.val_interval=1',
          'default_hooks.logger.interval=1', 'log_processor.window_size=1',  # per-iteration
          'default_hooks.checkpoint.interval=1',

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import torch
+from _toy import toy_cfg_options
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = 'configs/toy/rbonn_faster_rcnn_toy.py'
@@ -17,11 +18,7 @@ MAP_FLOOR = 0.005
 
 
 def data_options(toy_root):
-    coco = f'{toy_root}/coco/'
-    ann = f'{coco}annotations/instances_val.json'
-    return [f'train_dataloader.dataset.data_root={coco}', f'val_dataloader.dataset.data_root={coco}',
-            f'test_dataloader.dataset.data_root={coco}', f'val_evaluator.ann_file={ann}',
-            f'test_evaluator.ann_file={ann}', 'randomness.seed=0']
+    return toy_cfg_options(toy_root) + ['randomness.seed=0']
 
 
 def run_tool(args):
