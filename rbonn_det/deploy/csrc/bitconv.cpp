@@ -10,8 +10,12 @@
 // sum_c sign(W[co, c, tap]) (precomputed: wsum) is subtracted afterwards. Channel
 // padding bits are 0 in both operands, so they never count as a disagreement:
 //   dot = T * C - 2 * popcount(patch XOR W[co]) - sum_{padded taps} wsum[co, tap]
+//
+// Single-threaded by design: rows are independent (the loops are written as
+// row-range lambdas, ready for a thread pool), but an OpenMP build linked against
+// torch's libgomp measured 2x slower on one thread and only ~1.1-1.6x faster on two
+// (docs/benchmarks.md), so the serial build is what ships.
 #include <torch/extension.h>
-#include <ATen/Parallel.h>
 
 #include <cstdint>
 #include <vector>
@@ -24,7 +28,7 @@ torch::Tensor pack_input(const torch::Tensor& x, int64_t words) {
   auto bits = torch::zeros({N, H, W, words}, x.options().dtype(torch::kInt64));
   const float* src = x.data_ptr<float>();
   uint64_t* dst = reinterpret_cast<uint64_t*>(bits.data_ptr<int64_t>());
-  at::parallel_for(0, N * H, 1, [&](int64_t begin, int64_t end) {
+  auto pack_rows = [&](int64_t begin, int64_t end) {
     for (int64_t nh = begin; nh < end; ++nh) {
       const int64_t n = nh / H, h = nh % H;
       uint64_t* row = dst + nh * W * words;
@@ -36,7 +40,8 @@ torch::Tensor pack_input(const torch::Tensor& x, int64_t words) {
         }
       }
     }
-  });
+  };
+  pack_rows(0, N * H);
   return bits;
 }
 
@@ -68,9 +73,9 @@ torch::Tensor bitconv2d_forward(torch::Tensor x, torch::Tensor weight_words,
   const float* bi = has_bias ? bias.contiguous().data_ptr<float>() : nullptr;
   float* o = out.data_ptr<float>();
   const int64_t K = T * Wd;
-  // one output row (n, oh) per task: dots for all (ow, co) first, then written out
+  // one output row (n, oh) at a time: dots for all (ow, co) first, then written out
   // channel by channel so the stores to the NCHW output are contiguous
-  at::parallel_for(0, N * OH, 1, [&](int64_t begin, int64_t end) {
+  auto conv_rows = [&](int64_t begin, int64_t end) {
     std::vector<uint64_t> patch(K);
     std::vector<int64_t> acc(Co);
     std::vector<int64_t> dots(OW * Co);
@@ -112,7 +117,8 @@ torch::Tensor bitconv2d_forward(torch::Tensor x, torch::Tensor weight_words,
         }
       }
     }
-  });
+  };
+  conv_rows(0, N * OH);
   return out;
 }
 
