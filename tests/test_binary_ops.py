@@ -7,11 +7,16 @@ from rbonn_det.binary import (BiRealConv, BinaryConv2d, LearnableBias, RBOConv, 
                               XNORConv, approx_sign, bilinear_binarize, binary_sign,
                               drelu_mask)
 
-torch.set_default_dtype(torch.float64)
 
 
-def teardown_module():
-    torch.set_default_dtype(torch.float32)
+@pytest.fixture(autouse=True, scope='module')
+def float64_default():
+    """float64 for this module's tests only (a module-level call would also hit every
+    test that runs before this module, since pytest imports all modules first)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 def spec_sign(x):
@@ -289,6 +294,11 @@ def test_eval_weight_cache_follows_every_parameter_change():
         conv.scale.add_(1.0)
         assert torch.equal(conv(x), uncached())
         conv.load_state_dict({k: v.clone() for k, v in RBOConv(4, 6, 3, padding=1).state_dict().items()})
+        assert torch.equal(conv(x), uncached())
+        # writes through .data bump no version (MMEngine's EMAHook swaps weights so):
+        # the val/test loops call eval() afterwards, which drops the cache
+        conv.weight.data.mul_(-1)
+        conv.eval()
         assert torch.equal(conv(x), uncached())
     # with autograd or in training, the weight is always recomputed (gradients flow)
     y = conv(x)

@@ -74,3 +74,18 @@ def test_swap_in_a_model_keeps_unsupported_layers():
 def test_only_packed_layers_are_accepted():
     with pytest.raises(ValueError, match='is not a packed 1-bit conv'):
         BitPackedConv2d(RBOConv(4, 4, 3))
+
+
+def test_nan_and_bad_shapes_behave_like_the_float_path():
+    conv = packed_conv(64, 8, 3, padding=1)
+    fast = BitPackedConv2d(conv)
+    x = torch.randn(1, 64, 5, 5)
+    x[0, :, 2, 2] = float('nan')  # binary_sign: NaN >= 0 is False -> -1
+    y_ref = conv(x)
+    ok = torch.isfinite(y_ref)  # outputs whose float sums did not meet the NaN itself
+    torch.testing.assert_close(fast(x)[ok], y_ref[ok], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r'expected input \(N, 64, H, W\), got \(1, 60, 5, 5\)'):
+        fast(torch.randn(1, 60, 5, 5))  # same number of 64-bit words: must still fail
+    small = BitPackedConv2d(packed_conv(8, 4, 3, stride=2))
+    with pytest.raises(RuntimeError, match='smaller than the kernel'):
+        small(torch.randn(1, 8, 2, 2))

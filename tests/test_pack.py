@@ -84,6 +84,14 @@ def test_mismatched_config_is_a_clear_error():
         load_packed(small_net(width=32), packed)
 
 
+def test_input_binarization_must_match():
+    packed = pack_state_dict(nn.Sequential(RBOConv(4, 4, 3, binarize_input=False)).eval())
+    with pytest.raises(PackedCheckpointError,
+                       match=r"input binarization differs: \['0: file RealInput vs config "
+                             r"ApproxSign'\]"):
+        load_packed(nn.Sequential(RBOConv(4, 4, 3)), packed)
+
+
 def test_reading_a_file_that_is_not_packed(tmp_path):
     plain = tmp_path / 'train.pth'
     torch.save({'state_dict': small_net().state_dict()}, plain)

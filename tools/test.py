@@ -49,7 +49,11 @@ def main():
             sys.exit(f'test.py: error: {e}')
     if args.bit_kernels:
         from rbonn_det.deploy.bitconv import use_bitwise_kernels
-        done = use_bitwise_kernels(getattr(runner.model, 'module', runner.model))
+        model = getattr(runner.model, 'module', runner.model)
+        if next(model.parameters()).device.type != 'cpu':
+            sys.exit('test.py: error: --bit-kernels runs on CPU only; hide the GPUs '
+                     '(CUDA_VISIBLE_DEVICES=) or leave --bit-kernels off')
+        done = use_bitwise_kernels(model)
         runner.logger.info(f'XNOR-popcount kernels: {len(done["swapped"])} 1-bit convs; '
                            f'kept as float emulation: {done["kept"] or "none"}')
     if args.out:

@@ -40,6 +40,10 @@ class BinaryConv2d(nn.Conv2d):
         """The effective 1-bit weight (alpha * {-1,+1}) used by forward."""
         return self.weight_quantizer(self.weight)
 
+    def train(self, mode: bool = True):
+        self._eval_weight_key = None  # see _forward_weight
+        return super().train(mode)
+
     def forward(self, x):
         return self._conv_forward(self.input_quantizer(x), self._forward_weight(), self.bias)
 
@@ -50,11 +54,16 @@ class BinaryConv2d(nn.Conv2d):
         weight is a pure function of the conv's parameters, so it is cached and
         recomputed only when a parameter changes: in-place updates (optimizer
         steps, load_state_dict) bump ``Tensor._version``, moves change the storage.
+        Writes through ``.data`` bump nothing (MMEngine's EMAHook swaps weights so),
+        hence the cache is also dropped by every ``train()`` / ``eval()`` call, which
+        the val/test loops make after such swaps.
         """
         if self.training or torch.is_grad_enabled():
             return self.binary_weight()
-        key = tuple((p.data_ptr(), p._version, p.dtype) for p in self._parameters.values()
-                    if p is not None)
+        params = [p for p in self._parameters.values() if p is not None]
+        if any(p.is_inference() for p in params):  # no version counter to key on
+            return self.binary_weight()
+        key = tuple((p.data_ptr(), p._version, p.dtype) for p in params)
         if getattr(self, '_eval_weight_key', None) != key:
             self._eval_weight = self.binary_weight().detach()
             self._eval_weight_key = key

@@ -10,7 +10,8 @@ correction term (csrc/bitconv.cpp explains it).
 The kernel is a small C++ extension compiled on first use with the compiler that
 built PyTorch's headers (``torch.utils.cpp_extension.load``, ``-O3 -march=native``:
 it is built on the machine that runs it) and cached under
-``$RBONN_EXT_CACHE`` (default ``~/.cache/rbonn_det/torch_extensions``).
+``$RBONN_EXT_CACHE`` (default ``~/.cache/rbonn_det/torch_extensions``), per torch
+version and CPU model. Single-threaded (see csrc/bitconv.cpp).
 ``make setup`` builds it once. Route chosen by measurement: docs/deploy.md.
 """
 import os
@@ -29,17 +30,30 @@ SOURCE = osp.join(osp.dirname(__file__), 'csrc', 'bitconv.cpp')
 
 
 def load_extension(verbose: bool = False):
-    """Compile (first time, ~1 min) or load the cached extension."""
+    """Compile (first time, ~40 s) or load the cached extension."""
     global _EXT
     if _EXT is None:
         from torch.utils.cpp_extension import load
         build_dir = os.environ.get('RBONN_EXT_CACHE', osp.expanduser(
             '~/.cache/rbonn_det/torch_extensions'))
-        build_dir = osp.join(build_dir, f'torch-{torch.__version__.split("+")[0]}')
+        # -march=native: a build is only valid on this CPU model / feature set
+        build_dir = osp.join(build_dir, f'torch-{torch.__version__.split("+")[0]}-{_cpu_tag()}')
         os.makedirs(build_dir, exist_ok=True)
         _EXT = load(name='rbonn_bitconv', sources=[SOURCE], build_directory=build_dir,
                     extra_cflags=['-O3', '-march=native'], verbose=verbose)
     return _EXT
+
+
+def _cpu_tag() -> str:
+    """A short hash of the CPU model and feature flags (Linux), else the machine type."""
+    import hashlib
+    import platform
+    try:
+        with open('/proc/cpuinfo') as f:
+            lines = [ln for ln in f if ln.startswith(('model name', 'flags'))][:2]
+    except OSError:
+        lines = [platform.machine()]
+    return hashlib.sha1(''.join(lines).encode()).hexdigest()[:10]
 
 
 def pack_weight_words(signs: torch.Tensor):
@@ -90,6 +104,12 @@ class BitPackedConv2d(nn.Module):
         self.padding, self.dilation = conv.padding, conv.dilation
 
     def forward(self, x):
+        if x.dim() != 4 or x.size(1) != self.in_channels:
+            raise ValueError(f'BitPackedConv2d: expected input (N, {self.in_channels}, H, W), '
+                             f'got {tuple(x.shape)}')
+        if x.device.type != 'cpu':
+            raise ValueError('BitPackedConv2d runs on CPU only; move the model and inputs to '
+                             'the CPU (or leave the bit kernels off on GPU machines)')
         return load_extension().bitconv2d_forward(
             x.float(), self.words, self.wsum, self.scale, self.bias, *self.kernel_size,
             *self.stride, *self.padding, *self.dilation)

@@ -75,7 +75,7 @@ def pack_conv(conv: BinaryConv2d) -> Dict[str, torch.Tensor]:
 
 
 def _signed(bits: torch.Tensor, scale: torch.Tensor, shape) -> torch.Tensor:
-    sign = torch.where(bits.view(shape), 1.0, -1.0)
+    sign = torch.where(bits.view(shape), 1.0, -1.0).to(scale.dtype)
     return scale.view(-1, 1, 1, 1) * sign
 
 
@@ -215,10 +215,15 @@ def _layer_mismatch(model_layers: dict, file_layers: dict) -> Optional[str]:
     shapes = [f'{n}: file {file_layers[n]["shape"]} vs config {_weight_shape(m)}'
               for n, m in model_layers.items()
               if n in file_layers and _weight_shape(m) != list(file_layers[n]['shape'])]
+    inputs = [f'{n}: file {file_layers[n]["input_quantizer"]} vs config '
+              f'{type(m.input_quantizer).__name__}' for n, m in model_layers.items()
+              if n in file_layers and file_layers[n].get('input_quantizer') not in
+              (None, type(m.input_quantizer).__name__)]
     problems = []
     for what, names in (('1-bit layers in the file but not in the config', only_file),
                         ('1-bit layers in the config but not in the file', only_model),
-                        ('1-bit layers whose weight shape differs', shapes)):
+                        ('1-bit layers whose weight shape differs', shapes),
+                        ('1-bit layers whose input binarization differs', inputs)):
         if names:
             more = f' ... ({len(names)} in all)' if len(names) > 5 else ''
             problems.append(f'{what}: {names[:5]}{more}')

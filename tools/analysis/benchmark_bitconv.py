@@ -41,7 +41,8 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--steps', type=int, default=20)
-    parser.add_argument('--threads', type=int, help='torch / kernel threads (default: all)')
+    parser.add_argument('--threads', type=int,
+                        help='torch threads (default: all; the bit kernel is single-threaded)')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

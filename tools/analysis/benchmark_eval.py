@@ -1,6 +1,6 @@
 """Evaluation-forward cost of the toy 1-bit Faster R-CNN vs its real-valued twin.
 
-Three models, same architecture and input, alternated step by step:
+Four models, same architecture and input, alternated step by step:
 
 - ``real twin``: configs/toy/baselines/faster_rcnn_real_toy.py;
 - ``1-bit``: configs/toy/rbonn_faster_rcnn_toy.py as trained (each RBOConv
@@ -46,7 +46,8 @@ def main():
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--steps', type=int, default=20)
     parser.add_argument('--warmup', type=int, default=3)
-    parser.add_argument('--threads', type=int, help='torch / kernel threads (default: all)')
+    parser.add_argument('--threads', type=int,
+                        help='torch threads (default: all; the bit kernel is single-threaded)')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

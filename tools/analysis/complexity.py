@@ -22,7 +22,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import load_checkpoint
 
 import rbonn_det  # noqa: F401
-from rbonn_det.deploy import build_detector
+from rbonn_det.deploy import build_detector, load_packed_into, peek_is_packed
 from rbonn_det.deploy.complexity import complexity_by_part, format_complexity_table
 
 
@@ -58,7 +58,7 @@ def main():
     parser.add_argument('--shape', type=int, nargs='+',
                         help='input H W, or one number for a square input (default: the '
                              "test pipeline's Resize scale, landscape)")
-    parser.add_argument('--checkpoint', help='weights to load (changes only the RoI count)')
+    parser.add_argument('--checkpoint', help='weights to load, training or packed (changes only the RoI count)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
     if args.shape and len(args.shape) not in (1, 2):
@@ -72,8 +72,11 @@ def main():
         # what the data preprocessor does to every test image: pad to the divisor
         divisor = getattr(model.data_preprocessor, 'pad_size_divisor', 1)
         h, w = (-(-height // divisor) * divisor, -(-width // divisor) * divisor)
-        if args.checkpoint:
-            load_checkpoint(model, args.checkpoint, map_location='cpu', logger='silent')
+        if args.checkpoint and peek_is_packed(args.checkpoint):
+            load_packed_into(model, args.checkpoint)
+        elif args.checkpoint:  # strict: a checkpoint of another network is an error
+            load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True,
+                            logger='silent')
         parts = complexity_by_part(model, detector_forward(model, h, w))
         padded = f', padded to {h}x{w}' if (h, w) != (height, width) else ''
         print(format_complexity_table(parts, title=f'{path}  (input 1x3x{height}x{width}{padded})'))

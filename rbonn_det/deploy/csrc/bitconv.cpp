@@ -36,7 +36,8 @@ torch::Tensor pack_input(const torch::Tensor& x, int64_t words) {
         const float* line = src + ((n * C + c) * H + h) * W;
         const int64_t shift = c & 63, word = c >> 6;
         for (int64_t w = 0; w < W; ++w) {  // branch-free: signs are random
-          row[w * words + word] |= static_cast<uint64_t>(line[w] < 0.f) << shift;
+          // bit = "not >= 0": NaN counts as -1, as binary_sign's where(x >= 0) does
+          row[w * words + word] |= static_cast<uint64_t>(!(line[w] >= 0.f)) << shift;
         }
       }
     }
@@ -59,9 +60,22 @@ torch::Tensor bitconv2d_forward(torch::Tensor x, torch::Tensor weight_words,
   x = x.contiguous();
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t Co = weight_words.size(0), T = kh * kw, Wd = (C + 63) / 64;
-  TORCH_CHECK(weight_words.size(1) == T * Wd, "bitconv2d: weight words do not match C=", C);
-  const int64_t OH = (H + 2 * pad_h - dil_h * (kh - 1) - 1) / stride_h + 1;
-  const int64_t OW = (W + 2 * pad_w - dil_w * (kw - 1) - 1) / stride_w + 1;
+  TORCH_CHECK(weight_words.dim() == 2 && weight_words.size(1) == T * Wd &&
+                  weight_words.scalar_type() == torch::kInt64,
+              "bitconv2d: weight words do not match C=", C);
+  TORCH_CHECK(wsum.scalar_type() == torch::kInt32 && wsum.numel() == Co * T,
+              "bitconv2d: wsum must be (Co, kh*kw) int32");
+  TORCH_CHECK(scale.scalar_type() == torch::kFloat32 && scale.device().is_cpu() &&
+                  scale.numel() == Co,
+              "bitconv2d: scale must be Co float32 CPU values");
+  TORCH_CHECK(bias.numel() == 0 || (bias.scalar_type() == torch::kFloat32 &&
+                                    bias.device().is_cpu() && bias.numel() == Co),
+              "bitconv2d: bias must be empty or Co float32 CPU values");
+  const int64_t span_h = H + 2 * pad_h - dil_h * (kh - 1) - 1;
+  const int64_t span_w = W + 2 * pad_w - dil_w * (kw - 1) - 1;
+  TORCH_CHECK(span_h >= 0 && span_w >= 0, "bitconv2d: the input (", H, "x", W,
+              ", padded) is smaller than the kernel");
+  const int64_t OH = span_h / stride_h + 1, OW = span_w / stride_w + 1;
   auto xbits = pack_input(x, Wd);
   auto out = torch::empty({N, Co, OH, OW}, x.options());
   const uint64_t* xb = reinterpret_cast<const uint64_t*>(xbits.data_ptr<int64_t>());
