@@ -8,8 +8,6 @@ input packing included). The runs alternate; medians and speed-ups are printed.
     python tools/analysis/benchmark_bitconv.py [--batch 1] [--steps 20] [--threads N]
 """
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +17,7 @@ import rbonn_det  # noqa: F401
 from rbonn_det.binary import RBOConv
 from rbonn_det.deploy import load_packed, pack_state_dict
 from rbonn_det.deploy.bitconv import BitPackedConv2d, load_extension
+from rbonn_det.utils.timing import add_timing_args, alternated_times, apply_threads, median
 
 # (in, out, kernel, stride, input size): the 3x3 1-bit convs of ResNet-18 at 224 px
 SHAPES = [(64, 64, 3, 1, 56), (64, 128, 3, 2, 56), (128, 128, 3, 1, 28),
@@ -26,26 +25,13 @@ SHAPES = [(64, 64, 3, 1, 56), (64, 128, 3, 2, 56), (128, 128, 3, 1, 28),
           (512, 512, 3, 1, 7)]
 
 
-def median_ms(fn, steps, warmup=3):
-    ts = []
-    for i in range(warmup + steps):
-        t0 = time.perf_counter()
-        fn()
-        if i >= warmup:
-            ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--batch', type=int, default=1)
-    parser.add_argument('--steps', type=int, default=20)
-    parser.add_argument('--threads', type=int,
-                        help='torch threads (default: all; the bit kernel is single-threaded)')
+    add_timing_args(parser)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     load_extension()
     print(f'[bench] batch {args.batch}, cpu, {torch.get_num_threads()} threads, '
           f'median of {args.steps}', flush=True)
@@ -61,9 +47,10 @@ def main():
             fast = BitPackedConv2d(packed)
             x = torch.randn(args.batch, ci, hw, hw)
             w = torch.randn(co, ci, k, k)
-            runs = [lambda: F.conv2d(x, w, stride=s, padding=1), lambda: packed(x),
-                    lambda: fast(x)]
-            ms = [median_ms(fn, args.steps) for fn in runs]
+            runs = {'fp32': lambda: F.conv2d(x, w, stride=s, padding=1),
+                    'emulation': lambda: packed(x), 'bits': lambda: fast(x)}
+            times = alternated_times(runs, args.steps, args.warmup)
+            ms = [median(times[name]) * 1e3 for name in runs]
             diff = (fast(x) - packed(x)).abs().max().item()
             totals = [a + b for a, b in zip(totals, ms)]
             print(f'[bench] {str((ci, co, k, s, f"{hw}x{hw}")):<26}{ms[0]:>9.2f}{ms[1]:>9.2f}'

@@ -16,8 +16,6 @@ there the question is the overhead of binarization around fp32 kernels (target
     python tools/analysis/benchmark_eval.py [--size 192] [--batch 1] [--steps 20] [--threads N]
 """
 import argparse
-import statistics
-import time
 
 import torch
 from mmengine.config import Config
@@ -25,6 +23,7 @@ from mmengine.config import Config
 import rbonn_det  # noqa: F401
 from rbonn_det.deploy import build_detector, load_packed, pack_state_dict
 from rbonn_det.deploy.bitconv import use_bitwise_kernels
+from rbonn_det.utils.timing import add_timing_args, alternated_times, apply_threads, median
 
 CONFIGS = {'real twin': 'configs/toy/baselines/faster_rcnn_real_toy.py',
            '1-bit': 'configs/toy/rbonn_faster_rcnn_toy.py'}
@@ -44,23 +43,17 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--size', type=int, default=192)
     parser.add_argument('--batch', type=int, default=1)
-    parser.add_argument('--steps', type=int, default=20)
-    parser.add_argument('--warmup', type=int, default=3)
-    parser.add_argument('--threads', type=int,
-                        help='torch threads (default: all; the bit kernel is single-threaded)')
+    add_timing_args(parser)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     models = {}
     for name, path in CONFIGS.items():
         torch.manual_seed(0)
         models[name] = build_detector(Config.fromfile(path)).eval()
-    torch.manual_seed(0)
-    packed = build_detector(Config.fromfile(CONFIGS['1-bit'])).eval()
-    models['1-bit packed'] = load_packed(packed, pack_state_dict(models['1-bit']))
-    torch.manual_seed(0)
-    fast = load_packed(build_detector(Config.fromfile(CONFIGS['1-bit'])).eval(),
-                       pack_state_dict(models['1-bit']))
+    packed = pack_state_dict(models['1-bit'])
+    models['1-bit packed'] = load_packed(build_detector(Config.fromfile(CONFIGS['1-bit'])),
+                                         packed)
+    fast = load_packed(build_detector(Config.fromfile(CONFIGS['1-bit'])), packed)
     use_bitwise_kernels(fast)
     models['1-bit packed + bit kernels'] = fast
     inputs, samples = make_inputs(args.batch, args.size)
@@ -71,19 +64,16 @@ def main():
     # head's fc layers are real in every variant)
     parts = {'predict': lambda m: m.predict(inputs, samples, rescale=False),
              'backbone+neck': lambda m: m.extract_feat(inputs)}
-    times = {(part, name): [] for part in parts for name in models}
     with torch.no_grad():
-        for i in range(args.warmup + args.steps):
-            for (part, name) in times:
-                t0 = time.perf_counter()
-                parts[part](models[name])
-                if i >= args.warmup:
-                    times[part, name].append(time.perf_counter() - t0)
+        times = alternated_times({(part, name): (lambda f=fn, m=model: f(m))
+                                  for part, fn in parts.items()
+                                  for name, model in models.items()},
+                                 args.steps, args.warmup)
     for part in parts:
-        base = statistics.median(times[part, 'real twin'])
+        base = median(times[part, 'real twin'])
         for name in models:
             ts = times[part, name]
-            med = statistics.median(ts)
+            med = median(ts)
             print(f'[bench] {part:14s} {name:28s} median {med * 1e3:8.1f} ms  (min '
                   f'{min(ts) * 1e3:.1f}, max {max(ts) * 1e3:.1f})  ratio vs real twin '
                   f'{med / base:.3f}')

@@ -16,8 +16,6 @@ test: a measurement.
                                            [--threads N]
 """
 import argparse
-import statistics
-import time
 
 import torch
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
@@ -25,6 +23,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 import rbonn_det  # noqa: F401
 from rbonn_det.engine import RBOAmpOptimWrapper, RBOOptimWrapper
 from rbonn_det.models import BiResNet
+from rbonn_det.utils.timing import add_timing_args, alternated_times, apply_threads, median
 
 BASELINE, PLAIN, RBONN = ('ReActConv + OptimWrapper', 'RBOConv + OptimWrapper',
                           'RBOConv + RBOOptimWrapper')
@@ -50,14 +49,11 @@ def main():
     parser.add_argument('--depth', type=int, default=18)
     parser.add_argument('--batch', type=int, default=8)
     parser.add_argument('--size', type=int, default=160)
-    parser.add_argument('--steps', type=int, default=10)
-    parser.add_argument('--warmup', type=int, default=3)
+    add_timing_args(parser, steps=10)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--amp', action='store_true', help='AMP wrappers (CUDA only)')
-    parser.add_argument('--threads', type=int, help='CPU threads (default: all)')
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     dev = torch.device(args.device)
     if args.amp and dev.type != 'cuda':
         parser.error('--amp needs --device cuda (MMEngine AMP runs on CUDA)')
@@ -69,22 +65,16 @@ def main():
         PLAIN: make('RBOConv', plain_cls, args.depth, dev),
         RBONN: make('RBOConv', rbo_cls, args.depth, dev),
     }
-    times = {k: [] for k in runs}
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     where = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else \
         f'cpu, {torch.get_num_threads()} threads'
     print(f'[bench] BiResNet-{args.depth}, input {args.batch}x3x{args.size}x{args.size}, '
           f'{where}{", AMP" if args.amp else ""}, {args.steps} steps each after '
           f'{args.warmup} warm-up', flush=True)
-    for i in range(args.warmup + args.steps):
-        for name, (model, wrapper) in runs.items():
-            sync()
-            t0 = time.perf_counter()
-            step(model, wrapper, x)
-            sync()
-            if i >= args.warmup:
-                times[name].append(time.perf_counter() - t0)
-    med = {name: statistics.median(ts) for name, ts in times.items()}
+    times = alternated_times({name: (lambda m=model, w=wrapper: step(m, w, x))
+                              for name, (model, wrapper) in runs.items()},
+                             args.steps, args.warmup, sync)
+    med = {name: median(ts) for name, ts in times.items()}
     for name, ts in times.items():
         print(f'[bench] {name:28s} median {med[name] * 1e3:8.1f} ms/step  '
               f'(min {min(ts) * 1e3:.1f}, max {max(ts) * 1e3:.1f})')
