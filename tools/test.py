@@ -9,6 +9,7 @@ CHECKPOINT: a training checkpoint or a packed one (tools/deploy/pack.py).
 import os.path as osp
 import sys
 
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 import rbonn_det  # noqa: F401  (registers modules, safe checkpoint loading)
@@ -42,14 +43,14 @@ def main():
     except ValueError as e:
         sys.exit(f'test.py: error: {e}')
     runner = Runner.from_cfg(cfg)
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     if packed:
         try:
-            load_packed_into(getattr(runner.model, 'module', runner.model), args.checkpoint)
+            load_packed_into(model, args.checkpoint)
         except PackedCheckpointError as e:
             sys.exit(f'test.py: error: {e}')
     if args.bit_kernels:
         from rbonn_det.deploy.bitconv import use_bitwise_kernels
-        model = getattr(runner.model, 'module', runner.model)
         if next(model.parameters()).device.type != 'cpu':
             sys.exit('test.py: error: --bit-kernels runs on CPU only; hide the GPUs '
                      '(CUDA_VISIBLE_DEVICES=) or leave --bit-kernels off')

@@ -147,8 +147,6 @@ def use_bitwise_kernels(model: nn.Module) -> dict:
             if reason:
                 kept[name] = reason
                 continue
-            parent, _, child = name.rpartition('.')
-            setattr(model.get_submodule(parent) if parent else model, child,
-                    BitPackedConv2d(module))
+            model.set_submodule(name, BitPackedConv2d(module))
             swapped.append(name)
     return dict(swapped=swapped, kept=kept)

@@ -15,6 +15,7 @@ counters. All other parameters and buffers are stored as they are (fp32).
 Unpacking rebuilds ``W_b`` bit for bit, so a packed detector's outputs equal the
 training checkpoint's exactly.
 """
+import math
 import os
 from collections import OrderedDict
 from typing import Dict, List, Optional
@@ -113,7 +114,7 @@ def size_report(packed: dict) -> dict:
     """Counts and the theoretical size (bits) of a packed checkpoint:
     32 bits per real value, 1 bit per binary weight, 32 bits per scale."""
     layers = packed['meta']['layers']
-    binary = sum(_numel(layer['shape']) for layer in layers.values())
+    binary = sum(math.prod(layer['shape']) for layer in layers.values())
     scales = sum(layer['shape'][0] for layer in layers.values())
     packed_keys = {f'{n}.{k}' if n else k for n in layers
                    for k in ('weight_bits', 'weight_scale')}
@@ -121,13 +122,6 @@ def size_report(packed: dict) -> dict:
     return dict(binary_weights=binary, scales=scales, real_values=real, layers=len(layers),
                 theoretical_bits=32 * real + binary + 32 * scales,
                 fp32_bits=32 * (real + binary + scales))
-
-
-def _numel(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 class PackedBinaryConv2d(nn.Conv2d):
@@ -163,7 +157,7 @@ class PackedBinaryConv2d(nn.Conv2d):
     @torch.no_grad()
     def unpack(self) -> None:
         """Rebuild the cached ``W_b`` from ``weight_bits`` and ``weight_scale``."""
-        bits = unpack_bits(self.weight_bits, _numel(self.weight_shape))
+        bits = unpack_bits(self.weight_bits, math.prod(self.weight_shape))
         self.weight = _signed(bits, self.weight_scale, self.weight_shape).to(
             self.weight_scale.device)
 
@@ -219,15 +213,17 @@ def _layer_mismatch(model_layers: dict, file_layers: dict) -> Optional[str]:
               f'{type(m.input_quantizer).__name__}' for n, m in model_layers.items()
               if n in file_layers and file_layers[n].get('input_quantizer') not in
               (None, type(m.input_quantizer).__name__)]
-    problems = []
-    for what, names in (('1-bit layers in the file but not in the config', only_file),
-                        ('1-bit layers in the config but not in the file', only_model),
-                        ('1-bit layers whose weight shape differs', shapes),
-                        ('1-bit layers whose input binarization differs', inputs)):
-        if names:
-            more = f' ... ({len(names)} in all)' if len(names) > 5 else ''
-            problems.append(f'{what}: {names[:5]}{more}')
-    return '; '.join(problems) or None
+    return _listing((('1-bit layers in the file but not in the config', only_file),
+                     ('1-bit layers in the config but not in the file', only_model),
+                     ('1-bit layers whose weight shape differs', shapes),
+                     ('1-bit layers whose input binarization differs', inputs))) or None
+
+
+def _listing(groups) -> str:
+    """'what: [first 5] ... (N in all); ...' for the non-empty groups."""
+    return '; '.join(f'{what}: {names[:5]}' + (f' ... ({len(names)} in all)'
+                                                if len(names) > 5 else '')
+                     for what, names in groups if names)
 
 
 def load_packed(model: nn.Module, packed: dict) -> nn.Module:
@@ -246,26 +242,19 @@ def load_packed(model: nn.Module, packed: dict) -> nn.Module:
         raise PackedCheckpointError(f'{problem}; {fix}')
     for name, conv in layers.items():
         if not isinstance(conv, PackedBinaryConv2d):
-            _set_submodule(model, name, PackedBinaryConv2d(conv))
+            model.set_submodule(name, PackedBinaryConv2d(conv))
     state = packed['state_dict']
     expected = model.state_dict()
     missing = [k for k in expected if k not in state and not k.endswith('num_batches_tracked')]
     unexpected = [k for k in state if k not in expected]
     shapes = [f'{k}: file {list(state[k].shape)} vs config {list(expected[k].shape)}'
               for k in state if k in expected and state[k].shape != expected[k].shape]
-    problems = [f'{what}: {keys[:5]}' + (f' ... ({len(keys)} in all)' if len(keys) > 5 else '')
-                for what, keys in (('missing in the file', missing),
-                                   ('not in the config', unexpected),
-                                   ('shape differs', shapes)) if keys]
+    problems = _listing((('missing in the file', missing), ('not in the config', unexpected),
+                         ('shape differs', shapes)))
     if problems:
-        raise PackedCheckpointError('; '.join(problems) + f'; {fix}')
+        raise PackedCheckpointError(f'{problems}; {fix}')
     model.load_state_dict(state, strict=False)
     return model.eval()
-
-
-def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
-    parent, _, child = name.rpartition('.')
-    setattr(model.get_submodule(parent) if parent else model, child, module)
 
 
 def peek_is_packed(path: str) -> bool:
