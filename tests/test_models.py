@@ -1,4 +1,7 @@
 """The detector parts: structure per RBONN_SPEC sections 3 and 5, mmdet-compatible outputs."""
+import io
+
+import numpy as np
 import pytest
 import torch
 from mmdet.models.necks import FPN
@@ -7,6 +10,7 @@ from torch import nn
 import rbonn_det  # noqa: F401
 from rbonn_det.binary import LearnableBias, RBOConv, ReActConv
 from rbonn_det.models import BinaryFPN, BinarySSDVGG, BiResNet
+from rbonn_det.models.backbones import RealConvBN
 from rbonn_det.models.backbones.bi_resnet import BiBasicBlock
 
 
@@ -73,10 +77,118 @@ def test_binary_fpn_outputs_match_mmdet_fpn(extra):
 def test_binary_ssd_vgg_keeps_indices_and_first_conv_real():
     net = BinarySSDVGG(16, out_indices=(3, 4), out_feature_indices=(22, 34))
     net.eval()  # mmcv VGG.train() returns None: no chaining
-    convs = [m for m in net.features if isinstance(m, nn.Conv2d)]
-    assert len(convs) == 1 and not isinstance(convs[0], RBOConv)  # the first conv only
+    assert not any(isinstance(m, nn.Conv2d) for m in net.features)  # all wrapped
+    first = net.features[0]  # the first conv stays real, with BN after it
+    assert isinstance(first, RealConvBN) and type(first.conv) is nn.Conv2d
     assert sum(isinstance(m, RBOConv) for m in net.modules()) == 14  # 12 VGG + fc6 + fc7
     assert not any(isinstance(m, nn.ReLU) for m in net.modules())
     assert all(isinstance(m.move, LearnableBias) for m in net.features if hasattr(m, 'move'))
     outs = net(torch.randn(1, 3, 300, 300))
     assert [tuple(o.shape) for o in outs] == [(1, 512, 38, 38), (1, 1024, 19, 19)]
+
+
+def test_biresnet_takes_odd_input_sizes():
+    """ceil_mode shortcut pooling: the shortcut matches the stride-2 conv's ceil(n/2)."""
+    net = BiResNet(depth=18).eval()
+    with torch.no_grad():
+        outs = net(torch.randn(1, 3, 75, 101))
+    assert [tuple(o.shape[2:]) for o in outs] == [(19, 26), (10, 13), (5, 7), (3, 4)]
+
+
+def _ssd_detector(config='configs/rbonn_ssd300_voc.py'):
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    register_all_modules()
+    cfg = Config.fromfile(config)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return cfg, model
+
+
+def test_patched_ssd_head_predicts_where_mmdet_3_3_ssd_head_cannot():
+    """mmdet 3.3.0's SSDHead has no loss_cls, which its prediction path reads
+    (open-mmlab/mmdetection#11063, #11305, #11780). When this stops failing
+    upstream, PatchedSSDHead can go."""
+    from mmdet.registry import MODELS
+    from mmdet.testing import demo_mm_inputs
+
+    from rbonn_det.models import PatchedSSDHead
+    cfg, model = _ssd_detector()
+    model.eval()
+    assert type(model.bbox_head) is PatchedSSDHead
+    stock = MODELS.build(dict(cfg.model.bbox_head, type='SSDHead', test_cfg=cfg.model.test_cfg))
+    stock.load_state_dict(model.bbox_head.state_dict())  # same parameters
+    data = model.data_preprocessor(demo_mm_inputs(1, [(3, 300, 300)], num_classes=20), False)
+    with torch.no_grad():
+        feats = model.extract_feat(data['inputs'])
+        with pytest.raises(AttributeError, match="no attribute 'loss_cls'"):
+            stock.predict(feats, data['data_samples'])
+        results = model.bbox_head.predict(feats, data['data_samples'], rescale=True)
+    assert len(results) == 1 and results[0].bboxes.shape[1] == 4 and len(results[0].bboxes) > 0
+    assert results[0].labels.max() < 20  # softmax scores without the background column
+
+
+def test_ssd_first_sign_passes_gradient_at_init():
+    """With mmdet's SSD preprocessing (std 1) the real conv1_1 outputs have a std of
+    ~18; the BN after it puts the first sign's inputs where approx-sign's gradient
+    is non-zero ([-1, 1)). Measured on a 300x300 image in training mode."""
+    from PIL import Image
+
+    from rbonn_det.datasets.toy_shapes import render_image
+    _, model = _ssd_detector()
+    model.train()
+    jpeg = render_image(0, 'train', 0)[0]
+    rgb = np.asarray(Image.open(io.BytesIO(jpeg)).convert('RGB').resize((300, 300)))
+    bgr = torch.from_numpy(rgb[..., ::-1].copy()).permute(2, 0, 1)  # as LoadImageFromFile
+    batch = model.data_preprocessor(dict(inputs=[bgr, bgr.flip(2)]), True)
+    quantizers = [(n, m.input_quantizer) for n, m in model.backbone.named_modules()
+                  if isinstance(m, RBOConv)]
+    seen = {}
+    hooks = [q.register_forward_hook(lambda mod, inp, out, n=n: seen.setdefault(n, inp[0].detach()))
+             for n, q in quantizers]
+    model.backbone(batch['inputs'])
+    for h in hooks:
+        h.remove()
+    passing = {n: ((x >= -1) & (x < 1)).float().mean().item() for n, x in seen.items()}
+    raw = model.backbone.features[0].conv(batch['inputs'])
+    assert raw.std() > 5  # what the BN after conv1_1 normalises
+    assert passing[quantizers[0][0]] > 0.6, passing  # ~0.04 without that BN
+    assert min(passing.values()) > 0.3, passing
+
+
+def test_binary_fpn_and_rpn_convs_get_mmdets_initialisation():
+    """Xavier (uniform) on every FPN conv and Normal(0, 0.01) on every RPN conv, the
+    1-bit ones included, as mmdet's FPN / RPNHead do (not ConvModule's Kaiming)."""
+    from mmdet.models.dense_heads import RPNHead
+
+    from rbonn_det.models import BinaryRPNHead
+    torch.manual_seed(0)
+    fpn = BinaryFPN([64, 128, 256, 512], 256, 5)
+    fpn.init_weights()
+    for conv in [m.conv for m in list(fpn.lateral_convs) + list(fpn.fpn_convs)]:
+        fan_in, fan_out = conv.weight[0].numel(), conv.weight.shape[0] * 9
+        bound = (6 / (fan_in + fan_out)) ** 0.5
+        assert conv.weight.abs().max() <= bound
+        assert conv.weight.std().item() == pytest.approx(bound / 3 ** 0.5, rel=0.05)
+    rpn = BinaryRPNHead(num_classes=1, in_channels=256, anchor_generator=dict(
+        type='AnchorGenerator', scales=[8], ratios=[0.5, 1.0, 2.0], strides=[4, 8, 16, 32, 64]))
+    rpn.init_weights()
+    assert isinstance(rpn.rpn_conv.conv, RBOConv)
+    assert rpn.rpn_conv.conv.weight.std().item() == pytest.approx(0.01, rel=0.05)
+    ref = RPNHead(num_classes=1, in_channels=256, anchor_generator=dict(
+        type='AnchorGenerator', scales=[8], ratios=[0.5, 1.0, 2.0], strides=[4, 8, 16, 32, 64]))
+    ref.init_weights()
+    assert ref.rpn_conv.weight.std().item() == pytest.approx(0.01, rel=0.05)
+
+
+def test_binary_ssd_vgg_trains_its_batch_norms():
+    """mmcv's VGG.train() puts every BN in eval mode unless bn_eval=False."""
+    net = BinarySSDVGG(16, out_indices=(3, 4), out_feature_indices=(22, 34))
+    net.train()
+    bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(bns) == 15 and all(m.training for m in bns)
+    before = bns[0].running_mean.clone()
+    net(torch.randn(2, 3, 300, 300) * 50)
+    assert not torch.equal(bns[0].running_mean, before)  # statistics learn

@@ -231,8 +231,8 @@ def test_paramwise_groups_from_the_base_config():
     by_param = {id(p): g for g in wrapper.optimizer.param_groups for p in g['params']}
     names = dict(model.named_parameters())
     expect = {
-        'conv1.u': (0.1 * base_lr, 0.0), 'conv1.scale': (base_lr, 0.0),
-        'move0.bias': (base_lr, 0.0), 'conv1.weight': (base_lr, base_wd),
+        'conv1.u': (0.1 * base_lr, 0.0), 'conv1.scale': (base_lr, base_wd),
+        'move0.bias': (base_lr, base_wd), 'conv1.weight': (base_lr, base_wd),
         'head.weight': (base_lr, base_wd),
     }
     for name, (lr, wd) in expect.items():

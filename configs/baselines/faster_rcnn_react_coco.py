@@ -1,6 +1,9 @@
 # Baseline: ../rbonn_faster_rcnn_coco.py with ReActNet convs (Bi-Real conv inside the ReActNet block).
 _base_ = '../rbonn_faster_rcnn_coco.py'
 conv = dict(type='ReActConv')
-model = dict(backbone=dict(conv_cfg=conv), neck=dict(conv_cfg=conv), rpn_head=dict(conv_cfg=conv))
+# each method starts from its own ImageNet-trained backbone (docs/pretrained.md)
+model = dict(backbone=dict(conv_cfg=conv,
+                           init_cfg=dict(checkpoint='checkpoints/react_r18_backbone.pth')),
+             neck=dict(conv_cfg=conv), rpn_head=dict(conv_cfg=conv))
 optim_wrapper = dict(type='NonFiniteSkipOptimWrapper')  # OptimWrapper + NaN-loss skip
 custom_hooks = {{_base_.reliability_hooks}}  # no RBO layers to monitor

@@ -10,7 +10,7 @@ img_scale = (192, 192)
 
 model = dict(
     # no ImageNet 1-bit checkpoint here: train the whole backbone, BN included
-    backbone=dict(frozen_stages=-1, norm_eval=False),
+    backbone=dict(init_cfg=None, frozen_stages=-1, norm_eval=False),
     roi_head=dict(bbox_head=dict(num_classes=len(toy_classes))),
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=1000, max_per_img=300),

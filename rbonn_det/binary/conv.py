@@ -16,6 +16,10 @@ from .rbo import (bilinear_binarize, bilinear_term, check_rbo_options, drelu_mas
 class BinaryConv2d(nn.Conv2d):
     """A 2-D convolution whose input and weight pass through quantizers.
 
+    Every 1-bit conv class derives from it directly: MMEngine's ``init_cfg``
+    ``layer=`` matches a module's class and its direct bases only, so
+    ``layer='BinaryConv2d'`` then reaches all of them (BinaryFPN, BinaryRPNHead).
+
     Args:
         in_channels, out_channels, kernel_size, stride, padding, dilation,
         groups, bias, padding_mode: as :class:`torch.nn.Conv2d`.
@@ -85,9 +89,13 @@ class BiRealConv(BinaryConv2d):
                          **kwargs)
 
 
-class ReActConv(BiRealConv):
+class ReActConv(BinaryConv2d):
     """ReActNet's binary conv: the Bi-Real conv; ReActNet's RSign/RPReLU shifts
     live in the block around it (LearnableBias)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, input_quantizer='approx_sign', weight_quantizer='bireal',
+                         **kwargs)
 
 
 class BilinearWeight(nn.Module):

@@ -1,5 +1,7 @@
-"""Parameter groups of RBONN (released recipe): u at 0.1x lr without weight
-decay; the scales s and the LearnableBias shifts without weight decay."""
+"""Parameter groups of RBONN: u at 0.1x lr without weight decay (the released
+code's group for u); optional decay multipliers for the scales s and the
+LearnableBias shifts (default 1: the optimizer's own decay, as the released code
+and the family's detection recipe treat them)."""
 import difflib
 
 from mmengine.optim import DefaultOptimWrapperConstructor
@@ -8,8 +10,8 @@ from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from ..binary import LearnableBias, RBOConv
 
 RBO_PARAMWISE_DEFAULTS = dict(
-    rbo_u_lr_mult=0.1, rbo_u_decay_mult=0.0, rbo_scale_decay_mult=0.0,
-    learnable_bias_decay_mult=0.0)
+    rbo_u_lr_mult=0.1, rbo_u_decay_mult=0.0, rbo_scale_decay_mult=1.0,
+    learnable_bias_decay_mult=1.0)
 # the paramwise_cfg keys mmengine's DefaultOptimWrapperConstructor reads (0.10.x);
 # it ignores any other key silently, so a typo would train with the defaults
 MMENGINE_PARAMWISE_KEYS = ('custom_keys', 'bias_lr_mult', 'bias_decay_mult', 'norm_decay_mult',
@@ -38,10 +40,10 @@ class RBOOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     Besides mmengine's own ``paramwise_cfg`` keys it accepts the keys of
     ``RBO_PARAMWISE_DEFAULTS``. They are turned into ``custom_keys`` naming each
-    RBOConv's ``u`` / ``scale`` and each LearnableBias's ``bias`` by its full
-    parameter name (found by module type, so no substring can match a foreign
-    parameter). A user ``custom_keys`` entry with the same name wins. Unknown
-    keys are an error (:func:`check_paramwise_cfg`), not silently ignored.
+    RBOConv's ``u`` (and, where a multiplier is not 1, each ``scale`` / LearnableBias
+    ``bias``) by its full parameter name (found by module type, so no substring can
+    match a foreign parameter). A user ``custom_keys`` entry with the same name wins.
+    Unknown keys are an error (:func:`check_paramwise_cfg`), not silently ignored.
     """
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg=None):
@@ -56,8 +58,9 @@ class RBOOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             if isinstance(module, RBOConv):
                 keys[f'{name}.u'] = dict(lr_mult=cfg['rbo_u_lr_mult'],
                                          decay_mult=cfg['rbo_u_decay_mult'])
-                keys[f'{name}.scale'] = dict(decay_mult=cfg['rbo_scale_decay_mult'])
-            elif isinstance(module, LearnableBias):
+                if cfg['rbo_scale_decay_mult'] != 1:
+                    keys[f'{name}.scale'] = dict(decay_mult=cfg['rbo_scale_decay_mult'])
+            elif isinstance(module, LearnableBias) and cfg['learnable_bias_decay_mult'] != 1:
                 keys[f'{name}.bias'] = dict(decay_mult=cfg['learnable_bias_decay_mult'])
         return keys
 

@@ -7,7 +7,8 @@ import sys
 
 from mmengine.config import Config, DictAction
 
-from .config_checks import check_checkpoint, check_config
+from .checkpoint_checks import check_checkpoint
+from .config_checks import check_config
 
 
 def common_parser(description: str) -> argparse.ArgumentParser:

@@ -1,10 +1,6 @@
 """Checks run before a Runner is built, so bad input fails at start with one
 clear message (cause and fix) instead of mid-epoch, and nothing is written."""
-import os.path as osp
-import zipfile
-
-import torch
-
+from .backbone_checks import check_backbone_start
 from .data_checks import check_dataset_files
 from .option_checks import check_binary_conv_options
 
@@ -43,7 +39,9 @@ def check_config(cfg, train: bool = True, data_files: bool = True) -> None:
       (:mod:`rbonn_det.utils.data_checks`);
     - the model's num_classes matches the data set's classes;
     - binary-conv options are known and RBO values in range
-      (:mod:`rbonn_det.utils.option_checks`); RBO paramwise_cfg keys are known.
+      (:mod:`rbonn_det.utils.option_checks`); RBO paramwise_cfg keys are known;
+    - training: the backbone starts from a pretrained file that exists and fits
+      it, or trains every layer (:mod:`rbonn_det.utils.backbone_checks`).
 
     Args:
         cfg (Config): the merged config (after --cfg-options).
@@ -53,7 +51,8 @@ def check_config(cfg, train: bool = True, data_files: bool = True) -> None:
     Raises:
         FileNotFoundError: a data root, annotation file or image is missing.
         ValueError: a corrupt annotation file, a num_classes mismatch, an unknown
-            or out-of-range 1-bit option.
+            or out-of-range 1-bit option, a pretrained backbone that does not fit,
+            frozen stages / norm_eval without one.
     """
     check_binary_conv_options(cfg.model)
     optim = cfg.get('optim_wrapper') or {}
@@ -80,40 +79,5 @@ def check_config(cfg, train: bool = True, data_files: bool = True) -> None:
                     f'{name}: the model has num_classes={num_classes} but the data set has '
                     f'{len(classes)} classes {classes}; set the bbox head\'s num_classes '
                     f'to {len(classes)} or the dataset\'s metainfo=dict(classes=...)')
-
-
-CKPT_HELP = 'pass the path of a .pth file (work_dirs/<config>/epoch_N.pth)'
-
-
-def check_checkpoint(path: str) -> None:
-    """A checkpoint path names a file torch can load safely.
-
-    Reads only the pickle index of the file (``data.pkl``), not the tensors.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: not a torch checkpoint (a text file, a truncated download),
-            or it holds pickled objects torch's safe loader refuses.
-    """
-    if '://' in path:  # URLs: MMEngine downloads them; nothing to check here
-        return
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint {path!r} does not exist; {CKPT_HELP}')
-    if not zipfile.is_zipfile(path):
-        with open(path, 'rb') as f:
-            legacy = f.read(2) == b'\x80\x02'  # torch < 1.6 format: a bare pickle
-        if legacy:
-            return
-        raise ValueError(f'checkpoint {path!r} is not a PyTorch checkpoint (not a zip '
-                         f'archive: another kind of file, or truncated by an interrupted copy '
-                         f'or download); {CKPT_HELP}, or copy / download it again')
-    try:
-        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-    except Exception as e:  # a zip, but not one written by torch.save
-        raise ValueError(f'checkpoint {path!r} is not a PyTorch checkpoint ({e}); '
-                         f'{CKPT_HELP}') from None
-    if unsafe:
-        raise ValueError(
-            f'checkpoint {path!r} contains pickled objects that torch\'s safe loader '
-            f'refuses ({", ".join(unsafe)}); if (and only if) you trust its source, re-save '
-            f'it as docs/checkpoints.md ("Checkpoints written without rbonn_det") describes')
+    if train:  # after the data: a missing data set is the first thing to fix
+        check_backbone_start(cfg)

@@ -10,9 +10,14 @@ model = dict(
         depth=18,
         conv_cfg=dict(type='RBOConv'),
         out_indices=(0, 1, 2, 3),
+        # The family's recipe starts from an ImageNet-trained 1-bit backbone and then
+        # freezes the stem + stage 1 and keeps BN statistics fixed. Make the file with
+        # tools/model_converters/rbonn_cls_to_det.py (docs/pretrained.md). tools/train.py
+        # refuses to start if it is missing, and frozen_stages / norm_eval without a
+        # pretrained backbone; from scratch: init_cfg=None, frozen_stages=-1, norm_eval=False.
         frozen_stages=1,
         norm_eval=True,
-        init_cfg=None),  # see docs: start from a converted ImageNet 1-bit checkpoint
+        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/rbonn_r18_backbone.pth')),
     neck=dict(
         type='BinaryFPN',
         in_channels=[64, 128, 256, 512],

@@ -3,16 +3,19 @@
 # VGG-16 convs after the first are 1-bit (BinarySSDVGG); the SSD neck's extra layers
 # are 1-bit (mmdet's SSDNeck takes conv_cfg / norm_cfg / act_cfg); the multibox
 # cls/reg convs stay real. No 1-bit VGG-16 checkpoint exists and the float
-# `open-mmlab://vgg16_caffe` keys do not fit the binary units: train from scratch.
+# `open-mmlab://vgg16_caffe` keys do not fit the binary units: train from scratch
+# (SSDVGG freezes nothing and trains its BN, so that is consistent).
 custom_imports = dict(imports=['rbonn_det'], allow_failed_imports=False)
 
 binary_ssd_backbone = dict(
     type='BinarySSDVGG', conv_cfg=dict(type='RBOConv'), norm_cfg=dict(type='BN'),
     init_cfg=None)
+# mmdet 3.3.0's SSDHead cannot predict (validation / tools/test.py crash); same head, fixed
+patched_ssd_head = dict(type='PatchedSSDHead')
 binary_ssd_neck = dict(
     conv_cfg=dict(type='RBOConv'), norm_cfg=dict(type='BN'), act_cfg=dict(type='PReLU'))
-# RBONN's wrapper; the constructor's defaults are the released parameter groups
-# (u: 0.1x lr, no decay; s and LearnableBias: no decay). mmdet's SGD is kept, with
+# RBONN's wrapper and parameter groups (u: 0.1x lr, no decay; see
+# ../rbo_optim_wrapper.py). mmdet's SGD is kept, with
 # the family's gradient clipping (35): under SGD, dL/du = -sum(g * M * G_prev) grows
 # with the square of the gradient, and unclipped SSD runs were seen to blow u and
 # alpha up within 30 iterations on the toy set.

@@ -1,4 +1,4 @@
 from .bi_resnet import BiBasicBlock, BiResNet
-from .binary_ssd_vgg import BinaryConvBN, BinarySSDVGG
+from .binary_ssd_vgg import BinaryConvBN, BinarySSDVGG, RealConvBN
 
-__all__ = ['BiResNet', 'BiBasicBlock', 'BinarySSDVGG', 'BinaryConvBN']
+__all__ = ['BiResNet', 'BiBasicBlock', 'BinarySSDVGG', 'BinaryConvBN', 'RealConvBN']

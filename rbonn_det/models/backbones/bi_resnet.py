@@ -27,9 +27,11 @@ class BiBasicBlock(BaseModule):
         self.bn1 = build_norm_layer(norm_cfg, out_channels)[1]
         self.downsample = None
         if stride != 1 or in_channels != out_channels:
-            # index 0 pooling, 1 real 1x1 conv, 2 BN: the released checkpoint's indices
+            # index 0 pooling, 1 real 1x1 conv, 2 BN: the released checkpoint's indices.
+            # ceil_mode: on odd sizes the pool then matches the stride-2 3x3 conv's
+            # output size (ceil(n/2)); on even sizes it is the released AvgPool2d(2).
             self.downsample = nn.Sequential(
-                nn.AvgPool2d(2, 2) if stride == 2 else nn.Identity(),
+                nn.AvgPool2d(2, 2, ceil_mode=True) if stride == 2 else nn.Identity(),
                 nn.Conv2d(in_channels, out_channels, 1, bias=False),
                 build_norm_layer(norm_cfg, out_channels)[1])
         self.move1 = LearnableBias(out_channels)

@@ -1,0 +1,198 @@
+"""Every command written in README.md and docs/*.md is run here, or at least
+parsed by the tool's own argument parser and built (config loaded with its
+--cfg-options, model built), so documented commands cannot rot.
+
+Commands are the lines of the docs' code blocks that start with ``python``,
+``bash``, ``make``, ``torchrun``, ``srun`` (after ``VAR=value`` prefixes), with
+``\\`` continuations joined and ``# comments`` dropped. Placeholders (``CONFIG``,
+``CKPT``, ...) and optional ``[...]`` parts of usage lines are filled from
+PLACEHOLDERS; an unknown placeholder fails the test, so a new kind of command
+gets a value here. Commands in RUN are run as written in a toy workspace
+(a small toy set in data/toy, a detector checkpoint where the docs name one).
+"""
+import argparse
+import importlib.util
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import torch
+from _released import released_checkpoint
+
+from rbonn_det.datasets import make_toy_dataset
+from rbonn_det.deploy import pack_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / 'README.md', *sorted((ROOT / 'docs').glob('*.md'))]
+STARTS = ('python', 'bash', 'make', 'torchrun', 'srun')
+PLACEHOLDERS = {
+    'CONFIG': 'configs/toy/rbonn_faster_rcnn_toy.py', 'CKPT': 'ckpt.pth',
+    'CHECKPOINT': 'ckpt.pth', 'SRC': 'src.pth', 'DST': 'dst.pth', 'DIR': 'out_dir',
+    'D': 'out_dir', 'WORK_DIR': 'work_dir', 'S': '0', 'N': '2', 'M': '1', 'H': '64', 'W': '64',
+    'PARTITION': 'gpu', 'k=v': 'randomness.seed=0',
+}
+# run as written, in the toy workspace (the rest is parsed and built)
+RUN = {
+    'python tools/misc/make_toy_dataset.py --out out_dir --seed 0 --num-train 2 --num-test 1 --force',
+    'python tools/model_converters/rbonn_cls_to_det.py rbonn_r18.pth.tar '
+    'checkpoints/rbonn_r18_backbone.pth',
+    'python tools/model_converters/rbonn_cls_to_det.py work_dirs/voc/epoch_12.pth '
+    'checkpoints/voc_backbone.pth',
+    'python tools/deploy/pack.py configs/toy/rbonn_faster_rcnn_toy.py work_dirs/demo/epoch_3.pth '
+    'packed.pth',
+    'python tools/test.py configs/toy/rbonn_faster_rcnn_toy.py packed.pth',
+    'python tools/test.py configs/toy/rbonn_faster_rcnn_toy.py packed.pth --bit-kernels',
+}
+# shell wrappers: the Python tool they start and which of their arguments it gets
+WRAPPERS = {'tools/dist_train.sh': ('tools/train.py', lambda a: a[:1] + a[2:]),
+            'tools/dist_test.sh': ('tools/test.py', lambda a: a[:2] + a[3:])}
+
+
+def documented_commands():
+    found = []
+    for doc in DOCS:
+        lines, fenced, i = doc.read_text().splitlines(), False, 0
+        while i < len(lines):
+            line = lines[i]
+            fenced ^= line.strip().startswith('```')
+            text = line.strip()
+            while text.endswith('\\') and i + 1 < len(lines):
+                i += 1
+                text = text[:-1].rstrip() + ' ' + lines[i].strip()
+            text = re.sub(r'\s+#.*$', '', text)
+            words = [w for w in text.split() if not re.fullmatch(r'[A-Z_]+=\S+', w)]
+            if (fenced or line.startswith('    ')) and words and words[0] in STARTS:
+                found.append((doc.relative_to(ROOT).as_posix(), text))
+            i += 1
+    return found
+
+
+COMMANDS = documented_commands()
+
+
+def fill(command):
+    """The command with VAR= prefixes, [ ] and `...` removed and placeholders filled."""
+    text = command.replace('[', ' ').replace(']', ' ')
+    words = []
+    for word in shlex.split(text):
+        if re.fullmatch(r'[A-Z_]+=\S+', word) and not words or word in ('...', 'flags'):
+            continue
+        if word in ('train.py', 'test.py'):  # "[train.py flags]"
+            continue
+        words.append(PLACEHOLDERS[word] if word in PLACEHOLDERS else
+                     re.sub(r'(?<![\w.])[A-Z][A-Z_]*(?![\w.])', lambda m: _placeholder(m[0], command),
+                            word))
+    return words
+
+
+def _placeholder(name, command):
+    if name not in PLACEHOLDERS:
+        raise AssertionError(f'unknown placeholder {name!r} in {command!r}: add it to '
+                             'PLACEHOLDERS')
+    return PLACEHOLDERS[name]
+
+
+class _Parsed(Exception):
+    pass
+
+
+def parse_with_tool(script, argv):
+    """The tool's own parser applied to argv (its main() stops right after parsing)."""
+    spec = importlib.util.spec_from_file_location(f'docs_tool_{Path(script).stem}', ROOT / script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    real, captured = argparse.ArgumentParser.parse_args, {}
+
+    def parse_and_stop(parser, args=None, namespace=None):
+        captured['args'] = real(parser, argv, namespace)
+        raise _Parsed
+
+    with mock.patch.object(argparse.ArgumentParser, 'parse_args', parse_and_stop), \
+            mock.patch.object(sys, 'argv', [script, *argv]), pytest.raises(_Parsed):
+        module.main()
+    return captured['args']
+
+
+def build_model(args):
+    """Config as tools/train.py and tools/test.py load it, and its model."""
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+
+    from rbonn_det.utils.cli import load_config
+    register_all_modules()
+    cfg = load_config(args)
+    if cfg.model.get('teacher'):  # distillation: the teacher file is the user's to give
+        cfg.model.teacher.checkpoint = None
+    return MODELS.build(cfg.model)
+
+
+def python_tool(words):
+    """(script run, Python tool, its argv) of a command, or None."""
+    for i, word in enumerate(words):
+        if word.startswith('tools/') and word.endswith('.py'):
+            return word, word, words[i + 1:]
+        if word in WRAPPERS:
+            script, pick = WRAPPERS[word]
+            return word, script, pick(words[i + 1:])
+    return None
+
+
+@pytest.fixture(scope='module')
+def workspace(tmp_path_factory):
+    """configs/ and tools/ of the repository, a small data/toy, and the files the
+    run commands name (a released-layout backbone, detector checkpoints)."""
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    ws = tmp_path_factory.mktemp('docs')
+    for name in ('configs', 'tools'):
+        (ws / name).symlink_to(ROOT / name)
+    make_toy_dataset(ws / 'data' / 'toy', seed=0, num_train=4, num_test=4, log=lambda *_: None)
+    torch.save({'state_dict': released_checkpoint(18)}, ws / 'rbonn_r18.pth.tar')
+    register_all_modules()
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(str(ROOT / PLACEHOLDERS['CONFIG'])).model)
+    for ckpt in ('work_dirs/demo/epoch_3.pth', 'work_dirs/voc/epoch_12.pth'):
+        (ws / ckpt).parent.mkdir(parents=True)
+        torch.save({'state_dict': model.state_dict(), 'meta': {}}, ws / ckpt)
+    # what the documented pack command writes, so its users run in any order
+    pack_checkpoint(str(ROOT / PLACEHOLDERS['CONFIG']), str(ws / 'work_dirs/demo/epoch_3.pth'),
+                    str(ws / 'packed.pth'))
+    return ws
+
+
+def test_docs_have_commands():
+    assert len(COMMANDS) >= 30, COMMANDS
+    assert {c for _, c in COMMANDS} >= {'make demo', 'make test'}
+
+
+def test_run_commands_are_still_documented():
+    filled = {' '.join(fill(c)) for _, c in COMMANDS}
+    assert RUN <= filled, RUN - filled
+
+
+@pytest.mark.parametrize('doc, command', COMMANDS, ids=[c[:80] for _, c in COMMANDS])
+def test_documented_command(doc, command, workspace):
+    words = fill(command)
+    if ' '.join(words) in RUN:
+        proc = subprocess.run([sys.executable, *words[1:]], cwd=workspace, capture_output=True,
+                              text=True)
+        assert proc.returncode == 0, f'{doc}: {command}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}'
+        return
+    if words[0] == 'make':
+        proc = subprocess.run(['make', '-n', *words[1:]], cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 0, f'{doc}: {command}\n{proc.stderr}'
+        return
+    tool = python_tool(words)
+    assert tool, f'{doc}: {command!r} starts no tool under tools/'
+    started, script, argv = tool
+    assert (ROOT / started).is_file(), f'{doc}: {started} does not exist'
+    if started != script and not argv:  # "bash tools/dist_train.sh ...": same arguments
+        return
+    args = parse_with_tool(script, argv)
+    if script in ('tools/train.py', 'tools/test.py'):
+        assert build_model(args) is not None
