@@ -38,6 +38,8 @@ PLACEHOLDERS = {
 # run as written, in the toy workspace (the rest is parsed and built)
 RUN = {
     'python tools/misc/make_toy_dataset.py --out out_dir --seed 0 --num-train 2 --num-test 1 --force',
+    'python tools/misc/make_layout_sample.py coco --out data/coco',
+    'python tools/misc/make_layout_sample.py voc --out data/VOCdevkit',
     'python tools/model_converters/rbonn_cls_to_det.py rbonn_r18.pth.tar '
     'checkpoints/rbonn_r18_backbone.pth',
     'python tools/model_converters/rbonn_cls_to_det.py work_dirs/voc/epoch_12.pth '
