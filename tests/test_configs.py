@@ -25,6 +25,9 @@ def build(cfg_path):
     cfg = Config.fromfile(str(ROOT / cfg_path))
     if cfg.model.get('teacher'):  # a distillation config: no teacher checkpoint here
         cfg.model.teacher.checkpoint = None
+    init = cfg.model.get('backbone', {}).get('init_cfg') or {}
+    if init.get('type') == 'Pretrained':  # the user's file; test_user_journeys.py loads one
+        cfg.model.backbone.init_cfg = None
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
