@@ -192,3 +192,17 @@ def test_binary_ssd_vgg_trains_its_batch_norms():
     before = bns[0].running_mean.clone()
     net(torch.randn(2, 3, 300, 300) * 50)
     assert not torch.equal(bns[0].running_mean, before)  # statistics learn
+
+
+def test_ssd_1bit_convs_get_mmdets_initialisation():
+    """SSDVGG from scratch: Kaiming (fan_out, normal) on every conv; SSDNeck: Xavier
+    (uniform); the 1-bit convs included."""
+    _, model = _ssd_detector()
+    for conv in [m for m in model.backbone.modules() if isinstance(m, RBOConv)]:
+        fan_out = conv.weight.shape[0] * conv.weight[0, 0].numel()
+        assert conv.weight.std().item() == pytest.approx((2 / fan_out) ** 0.5, rel=0.1)
+    for conv in [m for m in model.neck.modules() if isinstance(m, RBOConv)]:
+        fan_in, fan_out = conv.weight[0].numel(), conv.weight.shape[0] * conv.weight[0, 0].numel()
+        bound = (6 / (fan_in + fan_out)) ** 0.5
+        assert conv.weight.abs().max() <= bound
+        assert conv.weight.std().item() == pytest.approx(bound / 3 ** 0.5, rel=0.1)

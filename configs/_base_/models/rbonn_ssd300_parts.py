@@ -12,8 +12,12 @@ binary_ssd_backbone = dict(
     init_cfg=None)
 # mmdet 3.3.0's SSDHead cannot predict (validation / tools/test.py crash); same head, fixed
 patched_ssd_head = dict(type='PatchedSSDHead')
+# SSDNeck's own init (Xavier on layer='Conv2d'), extended to the 1-bit convs: MMEngine
+# matches init layers by class and direct base only
 binary_ssd_neck = dict(
-    conv_cfg=dict(type='RBOConv'), norm_cfg=dict(type='BN'), act_cfg=dict(type='PReLU'))
+    conv_cfg=dict(type='RBOConv'), norm_cfg=dict(type='BN'), act_cfg=dict(type='PReLU'),
+    init_cfg=[dict(type='Xavier', distribution='uniform', layer=['Conv2d', 'BinaryConv2d']),
+              dict(type='Constant', val=1, layer='BatchNorm2d')])
 # RBONN's wrapper and parameter groups (u: 0.1x lr, no decay; see
 # ../rbo_optim_wrapper.py). mmdet's SGD is kept, with
 # the family's gradient clipping (35): under SGD, dL/du = -sum(g * M * G_prev) grows

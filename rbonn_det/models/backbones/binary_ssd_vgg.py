@@ -66,6 +66,11 @@ class BinarySSDVGG(SSDVGG):
                  bn_eval=False, **kwargs):
         super().__init__(depth, **kwargs)
         self.bn_eval = bn_eval  # read by mmcv VGG.train()
+        # SSDVGG's from-scratch init (Kaiming on layer='Conv2d') matches a module's
+        # class and direct bases only: name the 1-bit convs too
+        for init in self.init_cfg if isinstance(self.init_cfg, list) else []:
+            if init.get('type') == 'Kaiming' and init.get('layer') == 'Conv2d':
+                init['layer'] = ['Conv2d', 'BinaryConv2d']
         convs = [i for i, m in enumerate(self.features) if isinstance(m, nn.Conv2d)]
         channels = None
         for i, module in enumerate(self.features):
