@@ -14,8 +14,8 @@ from mmengine.runner import Runner
 
 import rbonn_det  # noqa: F401  (registers modules, safe checkpoint loading)
 from rbonn_det.deploy import PackedCheckpointError, load_packed_into, peek_is_packed
-from rbonn_det.utils.cli import (check_or_exit, common_parser, load_config, parse,
-                                  setup_cpu_distributed)
+from rbonn_det.utils.cli import (check_or_exit, common_parser, finish_distributed, load_config,
+                                  parse, setup_cpu_distributed)
 
 
 def main():
@@ -61,6 +61,7 @@ def main():
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -9,8 +9,8 @@ from mmengine.runner import Runner
 
 import rbonn_det  # noqa: F401  (registers modules, safe checkpoint loading)
 from rbonn_det.engine import NonFiniteLossError
-from rbonn_det.utils.cli import (check_or_exit, common_parser, load_config, parse,
-                                  setup_cpu_distributed)
+from rbonn_det.utils.cli import (check_or_exit, common_parser, finish_distributed, load_config,
+                                  parse, setup_cpu_distributed)
 
 # --amp: the AMP twin of each wrapper (MMEngine's AMP needs CUDA)
 AMP_WRAPPERS = {'OptimWrapper': 'AmpOptimWrapper', 'RBOOptimWrapper': 'RBOAmpOptimWrapper',
@@ -45,6 +45,7 @@ def main():
         Runner.from_cfg(cfg).train()
     except NonFiniteLossError as e:  # a diagnosis, not a crash: no traceback
         sys.exit(f'train.py: error: {e}')
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -70,6 +70,22 @@ def setup_cpu_distributed(cfg: Config) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def finish_distributed() -> None:
+    """Tear the process group down in order, once every rank is done.
+
+    MMEngine never destroys it. The ranks then leave at different times (rank 0
+    still evaluates COCO while the others are done), and the gloo group's threads
+    are destroyed at interpreter exit while still joinable: intermittently
+    ``terminate called without an active exception`` (SIGABRT), and torchrun
+    reports a good run as failed. Call it after a successful run only (a failing
+    rank would wait at the barrier; torchrun stops the others then anyway).
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def check_or_exit(tool: str, cfg: Config, train: bool, checkpoint: str = None) -> None:
     """Start-up checks; a failure ends the tool with one line, nothing written.
 
