@@ -185,3 +185,22 @@ def test_resume_from_a_non_checkpoint_writes_nothing(toy_root, tmp_path):
     assert f"train.py: error: checkpoint '{bogus}' is not a PyTorch checkpoint" in proc.stderr
     assert 'Traceback' not in proc.stderr
     assert not work.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='AMP is accepted where CUDA is')
+def test_amp_on_cpu_is_refused_at_start(tmp_path):
+    work = tmp_path / 'work'
+    proc = run_train('--work-dir', str(work), '--amp')
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == ("train.py: error: --amp needs a CUDA device (MMEngine's "
+                                   'mixed precision runs on GPUs); leave --amp off on this machine')
+    assert not work.exists()
+
+
+@pytest.mark.parametrize('script, usage', [
+    ('tools/dist_train.sh', 'usage: bash tools/dist_train.sh CONFIG GPUS [train.py args...]'),
+    ('tools/dist_test.sh', 'usage: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]'),
+    ('tools/dist_run.sh', 'usage: bash tools/dist_run.sh TOOL NPROC [tool args...]')])
+def test_dist_scripts_without_arguments_print_usage(script, usage):
+    proc = subprocess.run(['bash', script], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip() == usage

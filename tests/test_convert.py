@@ -117,9 +117,31 @@ def test_bad_inputs_fail_clearly_and_write_nothing(tmp_path, case):
     if case == 'truncated':
         data = src.read_bytes()
         src.write_bytes(data[:len(data) // 2])
-    expect = {'truncated': 'cannot read', 'layout': "unrecognised layout \\(first key 'encoder.stem.weight'\\)",
+    expect = {'truncated': 'not a PyTorch checkpoint .*truncated', 'layout': "unrecognised layout \\(first key 'encoder.stem.weight'\\)",
               'depth': 'is a ResNet-34 .* not ResNet-18',
               'shape': "shape mismatch at 'layer2.0.binary_conv.weight'"}[case]
     with pytest.raises(ConversionError, match=expect):
         convert_file(str(src), str(dst), depth=18)
     assert not dst.exists() and [p.name for p in tmp_path.iterdir()] == ['src.pth']
+
+
+def test_text_and_packed_files_are_refused_with_the_fix(tmp_path):
+    """A text file gets the same message as tools/test.py gives; a packed (inference)
+    file is refused: it has no latent weights, s or u to train from."""
+    from mmengine.config import Config
+
+    from rbonn_det.deploy import build_detector, pack_state_dict
+    text, dst = tmp_path / 'notes.pth', tmp_path / 'dst.pth'
+    text.write_text('epoch 12: mAP 0.43\n' * 10)
+    proc = subprocess.run([sys.executable, 'tools/model_converters/rbonn_cls_to_det.py', str(text),
+                           str(dst)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0 and 'KeyError' not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]  # one line
+    assert 'is not a PyTorch checkpoint (not a zip archive' in proc.stderr
+    torch.manual_seed(0)
+    model = build_detector(Config.fromfile(str(ROOT / 'configs/toy/rbonn_faster_rcnn_toy.py')))
+    torch.save(pack_state_dict(model.eval()), tmp_path / 'packed.pth')
+    with pytest.raises(ConversionError, match=r'is a packed inference checkpoint .* convert the '
+                                              r'training checkpoint it was packed from'):
+        convert_file(str(tmp_path / 'packed.pth'), str(dst))
+    assert not dst.exists()

@@ -3,6 +3,10 @@
 # dist_test.sh are the entry points.  bash tools/dist_run.sh TOOL NPROC [tool args...]
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT (see docs/distributed.md).
 set -euo pipefail
+if [ $# -lt 2 ]; then
+    echo "usage: bash tools/dist_run.sh TOOL NPROC [tool args...]" >&2
+    exit 2
+fi
 TOOL=$1
 NPROC=$2
 shift 2

@@ -3,6 +3,10 @@
 #   bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
 # Same environment variables as tools/dist_train.sh (docs/distributed.md).
 set -euo pipefail
+if [ $# -lt 3 ]; then
+    echo "usage: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]" >&2
+    exit 2
+fi
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3

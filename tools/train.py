@@ -5,6 +5,7 @@
 """
 import sys
 
+import torch
 from mmengine.runner import Runner
 
 import rbonn_det  # noqa: F401  (registers modules, safe checkpoint loading)
@@ -24,6 +25,9 @@ def main():
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from CKPT, or from the latest checkpoint in work_dir')
     args = parse(parser)
+    if args.amp and not torch.cuda.is_available():
+        sys.exit('train.py: error: --amp needs a CUDA device (MMEngine\'s mixed precision runs '
+                 'on GPUs); leave --amp off on this machine')
     cfg = load_config(args)
     if args.amp:
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')

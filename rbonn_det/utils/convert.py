@@ -15,6 +15,7 @@ from typing import Optional
 
 import torch
 
+from .checkpoint_checks import check_checkpoint
 from .io import atomic_torch_save
 
 
@@ -103,14 +104,23 @@ def convert_state_dict(source, depth: Optional[int] = None):
 
 def convert_file(src: str, dst: str, depth: Optional[int] = None) -> dict:
     """Convert SRC into a backbone checkpoint at DST (written atomically)."""
-    if not os.path.isfile(src):
-        raise ConversionError(f'{src!r} does not exist')
+    from ..deploy.pack import is_packed  # deploy imports utils: import here
+    try:
+        check_checkpoint(src)  # missing, not a torch file, truncated, unsafe: one clear line
+    except (FileNotFoundError, ValueError) as e:
+        raise ConversionError(str(e)) from None
     try:
         # the released checkpoint is a plain dict of tensors: the safe loader suffices
         source = torch.load(src, map_location='cpu', weights_only=True)
     except Exception as e:  # truncated / not a torch file / unsafe content
         raise ConversionError(f'cannot read {src!r} as a torch checkpoint '
                               f'({type(e).__name__}: {str(e).splitlines()[0][:200]})') from e
+    if is_packed(source):
+        raise ConversionError(
+            f'{src!r} is a packed inference checkpoint (tools/deploy/pack.py): it holds the '
+            'sign bits and output scales, not the latent weights, scales s and u that training '
+            'starts from; convert the training checkpoint it was packed from '
+            '(work_dirs/<config>/epoch_N.pth)')
     state, report = convert_state_dict(source, depth)
     atomic_torch_save(dict(state_dict=state, meta=dict(
         source=os.path.basename(src), layout=report['layout'],
