@@ -7,6 +7,7 @@ import sys
 
 from mmengine.config import Config, DictAction
 
+from .cfg_option_checks import check_cfg_options
 from .checkpoint_checks import check_checkpoint
 from .config_checks import check_config
 
@@ -31,11 +32,18 @@ def parse(parser: argparse.ArgumentParser) -> argparse.Namespace:
 
 
 def load_config(args) -> Config:
-    """Config from file + --cfg-options + launcher + work_dir (default work_dirs/NAME)."""
+    """Config from file + --cfg-options + launcher + work_dir (default work_dirs/NAME).
+
+    A --cfg-options key the config does not have ends the tool with one line
+    (:mod:`rbonn_det.utils.cfg_option_checks`).
+    """
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        try:
+            cfg.merge_from_dict(check_cfg_options(cfg, args.cfg_options))
+        except ValueError as e:  # before anything is written
+            sys.exit(f'{osp.basename(sys.argv[0])}: error: {e}')
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

@@ -3,31 +3,22 @@ binary conv names only options its class accepts (a ``--cfg-options`` typo such
 as ``conv_cfg.taus=0.5`` otherwise ends in a TypeError deep inside the model
 build, after the work dir exists), and RBO values are in range (checked by the
 same function RBOConv itself calls)."""
-import difflib
 import inspect
 from typing import Iterator, Set, Tuple
 
 from ..binary import BinaryConv2d, RBOConv, check_rbo_options
+from .cfg_option_checks import constructor_options, nearest_key
 
 
 def _did_you_mean(key: str, valid) -> str:
-    close = difflib.get_close_matches(key, sorted(valid), n=1)
-    return f' (did you mean {close[0]!r}?)' if close else ''
+    close = nearest_key(key, valid)
+    return f' (did you mean {close!r}?)' if close else ''
 
 
 def conv_options(cls) -> Set[str]:
     """Keyword options of a binary conv class (its ``__init__`` and, through
     ``**kwargs``, its bases'), without ``self``."""
-    names: Set[str] = set()
-    for klass in cls.__mro__:
-        if '__init__' not in vars(klass):
-            continue
-        params = inspect.signature(klass.__init__).parameters.values()
-        names |= {p.name for p in params
-                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != 'self'}
-        if not any(p.kind == p.VAR_KEYWORD for p in params):
-            break
-    return names
+    return constructor_options(cls) or set()
 
 
 def _walk(node, path: str) -> Iterator[Tuple[str, dict]]:
