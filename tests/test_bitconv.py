@@ -89,3 +89,24 @@ def test_nan_and_bad_shapes_behave_like_the_float_path():
     small = BitPackedConv2d(packed_conv(8, 4, 3, stride=2))
     with pytest.raises(RuntimeError, match='smaller than the kernel'):
         small(torch.randn(1, 8, 2, 2))
+
+
+def test_extension_build_is_per_checkout_and_announced(tmp_path, monkeypatch, capsys):
+    """Two clones get two build dirs (torch's build files hold absolute source paths);
+    a first build says what is happening before the ~40 s compile."""
+    import rbonn_det.deploy.bitconv as bitconv
+    monkeypatch.setenv('RBONN_EXT_CACHE', str(tmp_path))
+    a, b = bitconv.extension_build_dir('/clone_a/bitconv.cpp'), bitconv.extension_build_dir(
+        '/clone_b/bitconv.cpp')
+    assert a != b and a == bitconv.extension_build_dir('/clone_a/bitconv.cpp')
+    assert a.startswith(str(tmp_path)) and f'torch-{torch.__version__.split("+")[0]}' in a
+    calls = []
+    monkeypatch.setattr('torch.utils.cpp_extension.load', lambda **kw: calls.append(kw) or 'ext')
+    monkeypatch.setattr(bitconv, '_EXT', None)
+    assert bitconv.load_extension() == 'ext'
+    assert calls[0]['build_directory'] == bitconv.extension_build_dir()
+    assert 'compiling the XNOR-popcount kernel (first use in this checkout' in capsys.readouterr().err
+    (tmp_path / calls[0]['build_directory'] / 'rbonn_bitconv.so').write_bytes(b'')
+    monkeypatch.setattr(bitconv, '_EXT', None)
+    bitconv.load_extension()
+    assert capsys.readouterr().err == ''  # built: nothing to announce

@@ -11,7 +11,9 @@ The kernel is a small C++ extension compiled on first use with the compiler that
 built PyTorch's headers (``torch.utils.cpp_extension.load``, ``-O3 -march=native``:
 it is built on the machine that runs it) and cached under
 ``$RBONN_EXT_CACHE`` (default ``~/.cache/rbonn_det/torch_extensions``), per torch
-version and CPU model. Single-threaded (see csrc/bitconv.cpp).
+version, CPU model and checkout (torch's build files hold the source's absolute
+path, so two clones sharing one directory would rebuild it in turn).
+Single-threaded (see csrc/bitconv.cpp).
 ``make setup`` builds it once. Route chosen by measurement: docs/deploy.md.
 """
 import os
@@ -29,16 +31,28 @@ _EXT = None
 SOURCE = osp.join(osp.dirname(__file__), 'csrc', 'bitconv.cpp')
 
 
+def extension_build_dir(source: str = SOURCE) -> str:
+    """Where the extension is built: per torch version, CPU (``-march=native``: a
+    build is only valid on this CPU model / feature set) and source location."""
+    import hashlib
+    root = os.environ.get('RBONN_EXT_CACHE', osp.expanduser('~/.cache/rbonn_det/torch_extensions'))
+    checkout = hashlib.sha1(osp.abspath(source).encode()).hexdigest()[:8]
+    return osp.join(root, f'torch-{torch.__version__.split("+")[0]}-{_cpu_tag()}-src{checkout}')
+
+
 def load_extension(verbose: bool = False):
-    """Compile (first time, ~40 s) or load the cached extension."""
+    """Compile (first time in a checkout, ~40 s; says so on stderr) or load the
+    cached extension."""
     global _EXT
     if _EXT is None:
+        import sys
+
         from torch.utils.cpp_extension import load
-        build_dir = os.environ.get('RBONN_EXT_CACHE', osp.expanduser(
-            '~/.cache/rbonn_det/torch_extensions'))
-        # -march=native: a build is only valid on this CPU model / feature set
-        build_dir = osp.join(build_dir, f'torch-{torch.__version__.split("+")[0]}-{_cpu_tag()}')
+        build_dir = extension_build_dir()
         os.makedirs(build_dir, exist_ok=True)
+        if not osp.exists(osp.join(build_dir, 'rbonn_bitconv.so')):
+            print(f'[rbonn_det] compiling the XNOR-popcount kernel (first use in this checkout, '
+                  f'~40 s) into {build_dir}', file=sys.stderr, flush=True)
         _EXT = load(name='rbonn_bitconv', sources=[SOURCE], build_directory=build_dir,
                     extra_cflags=['-O3', '-march=native'], verbose=verbose)
     return _EXT
