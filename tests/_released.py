@@ -1,4 +1,4 @@
-"""A checkpoint in the released RBONN ImageNet layout (RBONN_SPEC section 4), random values."""
+"""A checkpoint in the released RBONN ImageNet layout (docs/pretrained.md), random values."""
 import torch
 
 ARCH = {18: (4, 4, 4, 4), 34: (6, 8, 12, 6)}
@@ -6,7 +6,7 @@ CH = (64, 128, 256, 512)
 
 
 def released_checkpoint(depth=18, seed=0):
-    """Random values in the released key layout and shapes (RBONN_SPEC section 4)."""
+    """Random values in the released key layout and shapes (docs/pretrained.md)."""
     g = torch.Generator().manual_seed(seed)
     r = lambda *s: torch.randn(*s, generator=g)
     sd = {}

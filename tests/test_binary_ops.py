@@ -1,4 +1,4 @@
-"""The 1-bit building blocks pinned to RBONN_SPEC.md sections 1-3 with numbers."""
+"""The 1-bit building blocks pinned to docs/method.md with numbers."""
 import pytest
 import torch
 import torch.nn.functional as F

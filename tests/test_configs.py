@@ -83,7 +83,7 @@ def _binary_and_real(model):
 def test_faster_rcnn_binary_layers_are_one_bit_and_the_rest_real():
     cfg, model = build('configs/toy/rbonn_faster_rcnn_toy.py')
     binary, real = _binary_and_real(model)
-    # spec section 5: 16 block convs of R18, 4 lateral + 4 output FPN convs, the RPN conv
+    # docs/detectors.md: 16 block convs of R18, 4 lateral + 4 output FPN convs, the RPN conv
     assert len([n for n in binary if n.startswith('backbone.')]) == 16
     assert len([n for n in binary if n.startswith('neck.')]) == 8
     assert [n for n in binary if n.startswith('rpn_head.')] == ['rpn_head.rpn_conv.conv']

@@ -167,6 +167,24 @@ def workspace(tmp_path_factory):
     return ws
 
 
+def documented_python():
+    """The ```python blocks of the docs."""
+    return [(doc.relative_to(ROOT).as_posix(), block) for doc in DOCS
+            for block in re.findall(r'```python\n(.*?)```', doc.read_text(), re.S)]
+
+
+PYTHON_BLOCKS = documented_python()
+
+
+@pytest.mark.parametrize('doc, code', PYTHON_BLOCKS, ids=[f'{d}:{i}' for i, (d, _) in
+                                                          enumerate(PYTHON_BLOCKS)])
+def test_documented_python_runs(doc, code, workspace):
+    """Each block runs as written, in a fresh interpreter, in the toy workspace."""
+    proc = subprocess.run([sys.executable, '-c', code], cwd=workspace, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, f'{doc}:\n{code}\n{proc.stderr[-3000:]}'
+
+
 def test_docs_have_commands():
     assert len(COMMANDS) >= 30, COMMANDS
     assert {c for _, c in COMMANDS} >= {'make demo', 'make test'}

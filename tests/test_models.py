@@ -1,4 +1,4 @@
-"""The detector parts: structure per RBONN_SPEC sections 3 and 5, mmdet-compatible outputs."""
+"""The detector parts: structure per docs/method.md and docs/detectors.md, mmdet-compatible outputs."""
 import io
 
 import numpy as np

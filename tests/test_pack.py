@@ -129,11 +129,11 @@ def test_packed_toy_detector_gives_identical_detections(toy_root, tmp_path):
     assert out.stat().st_size < ckpt.stat().st_size / 2  # 16M of 30M values are 1-bit
 
     opts = toy_cfg_options(toy_root)
-    dets = []
+    dets, logs = [], {}
     for name, path in (('train', ckpt), ('packed', out)):
-        rc, log = run_tool('tools/test.py', TOY, str(path), '--work-dir', str(tmp_path / name),
-                           '--out', str(tmp_path / f'{name}.pkl'), '--cfg-options', *opts)
-        assert rc == 0, log[-3000:]
+        rc, logs[name] = run_tool('tools/test.py', TOY, str(path), '--work-dir', str(tmp_path / name),
+                                  '--out', str(tmp_path / f'{name}.pkl'), '--cfg-options', *opts)
+        assert rc == 0, logs[name][-3000:]
         with open(tmp_path / f'{name}.pkl', 'rb') as f:
             dets.append(pickle.load(f))
     assert len(dets[0]) == len(dets[1]) == 20
@@ -170,3 +170,7 @@ def test_packed_toy_detector_gives_identical_detections(toy_root, tmp_path):
     rc, log = run_tool('tools/test.py', TOY, str(out), '--work-dir', str(tmp_path / 'bad'),
                        '--cfg-options', *opts, 'model.neck.out_channels=128')
     assert rc != 0 and 'weight shape differs' in log and 'Traceback' not in log
+    assert not (tmp_path / 'bad').exists()  # refused before the Runner writes anything
+    assert 'Config:' not in log and len(log.strip().splitlines()) == 1  # one line, no dump
+    # a packed model has no RBOConv: no RBOStatsHook warning in a test run
+    assert 'has no RBOConv layer' not in logs['packed']

@@ -247,3 +247,29 @@ def test_plain_optim_wrapper_never_runs_the_recurrent_step():
     for batch in batches(3):
         model.train_step(batch, wrapper)
     assert torch.count_nonzero(model.conv1.prev_grad) == 0
+
+
+def test_parameter_groups_are_logged_in_one_line():
+    """mmengine logs two lines per custom-key parameter; the constructor shows one."""
+    import logging
+
+    from mmengine.config import Config
+    from mmengine.logging import MMLogger
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile('configs/toy/rbonn_faster_rcnn_toy.py')
+    model = MODELS.build(cfg.model)
+    records = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        build_optim_wrapper(model, cfg.optim_wrapper)
+    finally:
+        logger.removeHandler(handler)
+    assert not [r for r in records if r.startswith('paramwise_options')]
+    assert [r for r in records if r.startswith('RBO parameter groups')] == [
+        "RBO parameter groups: 25 u with lr_mult=0.1, decay_mult=0.0; other parameters at the "
+        "optimizer's lr and weight decay (100 per-parameter lines not shown)"]

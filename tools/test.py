@@ -13,7 +13,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 import rbonn_det  # noqa: F401  (registers modules, safe checkpoint loading)
-from rbonn_det.deploy import PackedCheckpointError, load_packed_into, peek_is_packed
+from rbonn_det.deploy import (PackedCheckpointError, build_detector, load_packed_into,
+                              peek_is_packed)
 from rbonn_det.utils.cli import (check_or_exit, common_parser, finish_distributed, load_config,
                                   parse, setup_cpu_distributed)
 
@@ -38,6 +39,11 @@ def main():
     if args.bit_kernels and not packed:
         sys.exit('test.py: error: --bit-kernels needs a packed checkpoint; write one with '
                  'tools/deploy/pack.py CONFIG CHECKPOINT OUT')
+    if packed:  # a file of another network stops here, before the Runner writes anything
+        try:
+            load_packed_into(build_detector(cfg), args.checkpoint)
+        except PackedCheckpointError as e:
+            sys.exit(f'test.py: error: {e}')
     try:
         setup_cpu_distributed(cfg)
     except ValueError as e:

@@ -1,5 +1,5 @@
 # Pretrain the 1-bit ResNet-18 backbone with RBONN on ImageNet (the checkpoint that
-# detection starts from). The released recipe (RBONN_SPEC.md section 4): Adam lr 1e-3,
+# detection starts from). The released recipe (docs/pretrained.md): Adam lr 1e-3,
 # weight decay 0, linear decay to 0 over 256 epochs, batch 512 (here 64 x 8 GPUs),
 # u at 0.1x lr; optional distillation from a real teacher (see the _kd config).
 # Data: data/imagenet/{train,val}/<class>/<image> (docs/pretrained.md).

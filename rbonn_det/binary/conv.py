@@ -100,7 +100,7 @@ class ReActConv(BinaryConv2d):
 
 class BilinearWeight(nn.Module):
     """RBO weight quantizer: W_b = alpha * beta * sign(W) with the bilinear
-    custom backward (RBONN_SPEC.md section 1). Stateless: alpha comes from the conv."""
+    custom backward (docs/method.md). Stateless: alpha comes from the conv."""
 
     def __init__(self, beta: float, lam: float):
         super().__init__()

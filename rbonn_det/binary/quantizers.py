@@ -38,7 +38,7 @@ def _sign_function(name: str, surrogate, doc: str):
 _ApproxSignFunction = _sign_function(
     '_ApproxSignFunction',
     lambda x: torch.where((x >= -1) & (x < 1), 2 - 2 * x.abs(), 0.0),
-    'sign forward; Bi-Real piecewise-quadratic backward (RBONN_SPEC section 3).')
+    'sign forward; Bi-Real piecewise-quadratic backward (docs/method.md).')
 # BNN / XNOR-Net: straight-through, clipped at |x| <= 1.
 _STESignFunction = _sign_function(
     '_STESignFunction', lambda x: (x.abs() <= 1),

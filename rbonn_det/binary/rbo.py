@@ -1,4 +1,4 @@
-"""The RBONN math (RBONN_SPEC.md sections 1 and 2), pure PyTorch.
+"""The RBONN math (docs/method.md), pure PyTorch.
 
 - :class:`BilinearBinarize`: W_b = alpha * beta * sign(W) with the released
   code's custom backward (the bilinear coupling of W and alpha plus the
@@ -44,7 +44,7 @@ class BilinearBinarize(Function):
     """RBO bilinear weight binarization.
 
     Forward: ``W_b = alpha * beta * sign(W)``.
-    Backward (g = dL/dW_b), exactly as RBONN_SPEC.md section 1:
+    Backward (g = dL/dW_b), exactly as docs/method.md:
 
     - ``dW     = g * alpha + lam * (W - beta*sign(W)*alpha)``
     - ``dalpha = sum(g * W) - lam * sum((W - beta*sign(W)*alpha) * beta*sign(W))``

@@ -1,6 +1,6 @@
 """A minimal image classifier for pretraining the 1-bit backbone in this stack
 (mmpretrain 1.2.0 would fit the pins, but it imports torchvision, which has no
-build for torch 2.13 here). Released ImageNet recipe: RBONN_SPEC.md section 4."""
+build for torch 2.13 here). Released ImageNet recipe: docs/pretrained.md."""
 from typing import Optional
 
 import torch

@@ -32,7 +32,7 @@ class RBOStatsHook(Hook):
         self._convs = []
         self._nonfinite_seen = 0
 
-    def before_run(self, runner) -> None:
+    def before_train(self, runner) -> None:  # test runs (packed models) need no stats
         if self.interval is None:
             loggers = [h for h in runner.hooks if isinstance(h, LoggerHook)]
             self.interval = loggers[0].interval if loggers else 50

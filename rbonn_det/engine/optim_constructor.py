@@ -3,7 +3,10 @@ code's group for u); optional decay multipliers for the scales s and the
 LearnableBias shifts (default 1: the optimizer's own decay, as the released code
 and the family's detection recipe treat them)."""
 import difflib
+import logging
+from collections import Counter
 
+from mmengine.logging import MMLogger
 from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
@@ -66,7 +69,42 @@ class RBOOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     def __call__(self, model):
         module = model.module if hasattr(model, 'module') else model
-        custom_keys = {**self.rbo_custom_keys(module),
-                       **self.paramwise_cfg.get('custom_keys', {})}
+        rbo_keys = self.rbo_custom_keys(module)
+        custom_keys = {**rbo_keys, **self.paramwise_cfg.get('custom_keys', {})}
         self.paramwise_cfg = {**self.paramwise_cfg, 'custom_keys': custom_keys}
-        return super().__call__(model)
+        # mmengine logs two lines per custom-key parameter (hundreds per detector):
+        # replaced by one summary line
+        logger = MMLogger.get_current_instance()
+        quiet = _DropLines('paramwise_options -- ')
+        logger.addFilter(quiet)
+        try:
+            wrapper = super().__call__(model)
+        finally:
+            logger.removeFilter(quiet)
+        counts = Counter(key.rsplit('.', 1)[1] for key in rbo_keys)
+        if counts:
+            rules = '; '.join(f'{n} {name} with {_rule_of(rbo_keys, name)}'
+                              for name, n in sorted(counts.items()))
+            logger.info(f'RBO parameter groups: {rules}; other parameters at the optimizer\'s '
+                        f'lr and weight decay ({quiet.dropped} per-parameter lines not shown)')
+        return wrapper
+
+
+def _rule_of(keys: dict, name: str) -> str:
+    """'lr_mult=0.1, decay_mult=0.0' of the first key ending in ``.name``."""
+    rule = next(v for k, v in keys.items() if k.endswith(f'.{name}'))
+    return ', '.join(f'{k}={v}' for k, v in rule.items())
+
+
+class _DropLines(logging.Filter):
+    """Drops (and counts) log records that start with ``prefix``."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix, self.dropped = prefix, 0
+
+    def filter(self, record) -> bool:
+        if record.getMessage().startswith(self.prefix):
+            self.dropped += 1
+            return False
+        return True

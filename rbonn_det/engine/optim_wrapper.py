@@ -1,5 +1,5 @@
 """RBOOptimWrapper: MMEngine's OptimWrapper plus the previous-gradient hand-off
-that RBONN's recurrent step needs (RBONN_SPEC.md section 2).
+that RBONN's recurrent step needs (docs/method.md).
 
 The released training loop runs forward -> zero_grad -> backward -> step, so at
 forward time ``W.grad`` still holds the previous iteration's gradient. MMEngine

@@ -1,7 +1,7 @@
 """Checkpoint conversion into a BiResNet backbone state dict.
 
 Two sources:
-- the released RBONN / ReActNet ImageNet ResNet layout (RBONN_SPEC.md section 4):
+- the released RBONN / ReActNet ImageNet ResNet layout (docs/pretrained.md):
   optional ``module.`` prefix; ``conv1``, ``bn1``, ``layer{s}.{i}.{move0,
   binary_conv.{weight,scale_factor,u}, bn1, move1, prelu, move2, downsample.{1,2}}``,
   ``fc``. Only ``scale_factor`` is renamed (to ``scale``); ``fc`` is dropped.

@@ -1,4 +1,4 @@
-# 1-bit Faster R-CNN (RBONN_SPEC.md section 5): mmdet's Faster R-CNN with the
+# 1-bit Faster R-CNN (docs/detectors.md): mmdet's Faster R-CNN with the
 # ReActNet-style 1-bit ResNet-18, the 1-bit FPN and the 1-bit RPN conv swapped in.
 # The RoI head (Shared2FCBBoxHead) and the 1x1 RPN outputs stay real.
 _base_ = 'mmdet::_base_/models/faster-rcnn_r50_fpn.py'

@@ -1,4 +1,4 @@
-# 1-bit SSD300 parts (RBONN_SPEC.md section 5), referenced by the SSD configs that
+# 1-bit SSD300 parts (docs/detectors.md), referenced by the SSD configs that
 # inherit mmdet's own SSD300 configs (names chosen not to collide with them):
 # VGG-16 convs after the first are 1-bit (BinarySSDVGG); the SSD neck's extra layers
 # are 1-bit (mmdet's SSDNeck takes conv_cfg / norm_cfg / act_cfg); the multibox

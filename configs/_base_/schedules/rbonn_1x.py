@@ -1,4 +1,4 @@
-# The family's detection recipe (RBONN_SPEC.md section 5): 12 epochs, steps at
+# The family's detection recipe (docs/detectors.md): 12 epochs, steps at
 # 8 and 11, SGD lr 0.004 for 4 images, momentum 0.9, wd 1e-4, grad clip 35,
 # with RBONN's optimizer wrapper and parameter groups.
 _base_ = '../rbo_optim_wrapper.py'

@@ -1,4 +1,4 @@
-"""ReActNet / Bi-Real style 1-bit ResNet (RBONN_SPEC.md section 3).
+"""ReActNet / Bi-Real style 1-bit ResNet (docs/method.md).
 
 Block (one binary 3x3 conv per block; names follow the released checkpoint):
     x -> move0 (LearnableBias) -> binary_conv (sign(x) inside) -> bn1 (+ downsample(x))

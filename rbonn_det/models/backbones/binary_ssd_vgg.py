@@ -1,4 +1,4 @@
-"""1-bit SSD VGG-16 (RBONN_SPEC.md section 5: the VGG convs after the first are 1-bit).
+"""1-bit SSD VGG-16 (docs/detectors.md: the VGG convs after the first are 1-bit).
 
 mmdet's :class:`SSDVGG` with every conv after the first (conv1_2 ... conv5_3,
 the dilated fc6 and the 1x1 fc7) replaced, at the same index of ``features``,

@@ -1,5 +1,5 @@
 """RPN head whose shared 3x3 conv is 1-bit and followed by PReLU; the 1x1
-objectness / box convs stay real (RBONN_SPEC.md section 5).
+objectness / box convs stay real (docs/detectors.md).
 
 Initialisation as mmdet's RPNHead: Normal(0, 0.01) on every conv, the 1-bit one
 included (RPNHead's init_cfg names ``layer='Conv2d'``, which MMEngine matches

@@ -1,5 +1,5 @@
 """1-bit FPN: mmdet's FPN with 3x3 binary lateral and output convs, each followed
-by PReLU (RBONN_SPEC.md section 5; the 1x1 laterals become 3x3).
+by PReLU (docs/detectors.md; the 1x1 laterals become 3x3).
 
 Initialisation as mmdet's FPN: Xavier (uniform) on every conv. FPN's own init_cfg
 names ``layer='Conv2d'``, which MMEngine matches against a module's class and its
