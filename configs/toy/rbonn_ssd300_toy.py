@@ -28,6 +28,14 @@ train_dataloader = dict(
             data_prefix=dict(img='train/'),
             filter_cfg=dict(filter_empty_gt=True, min_size=8),
             pipeline=train_pipeline)))
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(300, 300), keep_ratio=False),
+    dict(type='LoadAnnotations', with_bbox=True),
+    # 'instances': the metric's ground truth comes from the images loaded (below)
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'instances'))
+]
 val_dataloader = dict(
     batch_size=4,
     num_workers=0,
@@ -36,9 +44,12 @@ val_dataloader = dict(
         data_root=data_root,
         metainfo=dict(classes=toy_classes),
         ann_file='annotations/instances_val.json',
-        data_prefix=dict(img='val/')))
+        data_prefix=dict(img='val/'),
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
+# no ann_file: CocoMetric scores against the images the loader loaded, so a subset
+# (test_dataloader.dataset.indices=N) is scored on its N images, not on the whole file
+val_evaluator = dict(ann_file=None)
 test_evaluator = val_evaluator
 
 max_epochs = 3
