@@ -216,3 +216,17 @@ def test_documented_command(doc, command, workspace):
     args = parse_with_tool(script, argv)
     if script in ('tools/train.py', 'tools/test.py'):
         assert build_model(args) is not None
+
+
+def test_docs_stand_alone():
+    """Nothing points outside the repository (users clone only it), and every
+    relative Markdown link resolves."""
+    texts = {p: p.read_text() for p in [*DOCS, *ROOT.glob('rbonn_det/**/*.py'),
+                                        *ROOT.glob('configs/**/*.py'), *ROOT.glob('tools/**/*.py')]}
+    outside = [str(p.relative_to(ROOT)) for p, t in texts.items()
+               if '../shared' in t or 'RBONN_SPEC' in t]
+    assert not outside, outside
+    broken = [(doc.name, link) for doc in DOCS
+              for link in re.findall(r'\]\(([^)#:]+)(?:#[^)]*)?\)', texts[doc])
+              if not (doc.parent / link).exists()]
+    assert not broken, broken
