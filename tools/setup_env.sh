@@ -87,7 +87,7 @@ step "installing mmdet 3.3.0 and rbonn_det (editable)"
 step "verifying imports"
 verify || fail "import check" "run 'rm -rf $VENV' and 'make setup' again; if mmcv.ops fails, delete $WHEEL_CACHE"
 
-step "building the XNOR-popcount CPU kernel (rbonn_det/deploy/bitconv.py; cached, ~40 s once)"
+step "XNOR-popcount CPU kernel (rbonn_det/deploy/bitconv.py; built once per checkout, ~40 s)"
 "$VENV/bin/python" -c "from rbonn_det.deploy.bitconv import load_extension; load_extension()" \
     || fail "build the bit-packed conv extension" "needs g++ and ninja; see the compiler error above (tools that do not use --bit-kernels work without it)"
 sha1sum "$ROOT/setup.py" "$0" | sha1sum > "$STAMP"
