@@ -8,7 +8,7 @@ from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import Dataset
 
-import rbonn_det  # noqa: F401
+import rbonn_det.registry  # noqa: F401  (registration)
 from rbonn_det.binary import LearnableBias, RBOConv
 
 

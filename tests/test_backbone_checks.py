@@ -5,9 +5,9 @@ import torch
 from _released import released_checkpoint
 from mmengine.config import Config
 
-import rbonn_det  # noqa: F401
-from rbonn_det.utils.backbone_checks import check_backbone_start
-from rbonn_det.utils.convert import convert_file
+import rbonn_det.registry  # noqa: F401  (registration)
+from rbonn_det.cli.backbone_checks import check_backbone_start
+from rbonn_det.apis.convert import convert_file
 
 VOC = 'configs/rbonn_faster_rcnn_voc.py'
 FIXES = ('rbonn_cls_to_det.py', 'model.backbone.init_cfg=None',

@@ -10,8 +10,8 @@ import torch
 from mmengine.config import Config
 
 from rbonn_det.engine import RBOOptimWrapperConstructor
-from rbonn_det.utils import check_checkpoint, check_config
-from rbonn_det.utils.data_checks import check_dataset_files
+from rbonn_det.cli import check_checkpoint, check_config
+from rbonn_det.cli.data_checks import check_dataset_files
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = 'configs/toy/rbonn_faster_rcnn_toy.py'
@@ -204,3 +204,22 @@ def test_amp_on_cpu_is_refused_at_start(tmp_path):
 def test_dist_scripts_without_arguments_print_usage(script, usage):
     proc = subprocess.run(['bash', script], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip() == usage
+
+
+def test_conv_family_takes_one_signature_and_bad_quantizers_fail_at_start(toy_root):
+    """Presets are defaults: XNORConv with real inputs builds (it used to pass the
+    check, then fail in the build with 'got multiple values'); an unknown quantizer
+    name is refused by the start-up check, before any build."""
+    from mmcv.cnn import build_conv_layer
+
+    from rbonn_det.binary import RealInput, XNORWeight
+    conv = build_conv_layer(dict(type='XNORConv', input_quantizer='real'), 4, 4, 3)
+    assert isinstance(conv.input_quantizer, RealInput) and isinstance(conv.weight_quantizer,
+                                                                      XNORWeight)
+    cfg = coco_cfg(toy_root)
+    cfg.model.backbone.conv_cfg = dict(type='XNORConv', input_quantizer='real')
+    check_config(cfg)
+    cfg.model.backbone.conv_cfg = dict(type='XNORConv', input_quantizer='rael')
+    with pytest.raises(ValueError, match=r"model.backbone.conv_cfg.input_quantizer: unknown "
+                                         r"quantizer 'rael' \(did you mean 'real'\?\); valid: "):
+        check_config(cfg)

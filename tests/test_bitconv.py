@@ -59,7 +59,7 @@ def test_integer_dot_products_are_exact_and_outputs_match(ci, co, k, s, p, d, hw
 def test_swap_in_a_model_keeps_unsupported_layers():
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), RBOConv(8, 8, 3, padding=1),
                           XNORConv(8, 8, 3, padding=1, groups=2),
-                          RBOConv(8, 8, 1, binarize_input=False))
+                          RBOConv(8, 8, 1, input_quantizer='real'))
     model = load_packed(model, pack_state_dict(model.eval()))
     x = torch.randn(1, 3, 8, 8)
     expected = model(x)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-import rbonn_det  # noqa: F401
-from rbonn_det.utils.cfg_option_checks import check_cfg_options
+import rbonn_det.registry  # noqa: F401  (registration)
+from rbonn_det.cli.cfg_option_checks import check_cfg_options
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = 'configs/toy/rbonn_faster_rcnn_toy.py'

@@ -5,7 +5,7 @@ from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from _tiny import TinyDetLike, make_runner
-from rbonn_det.utils import check_checkpoint
+from rbonn_det.cli import check_checkpoint
 
 
 def test_save_load_resume(tmp_path):

@@ -7,9 +7,12 @@ import pytest
 import torch
 from torch import nn
 
+from _tools import load_tool
+
+from rbonn_det.analysis import complexity_by_part, count_operations
 from rbonn_det.binary import RBOConv
-from rbonn_det.deploy.complexity import (complexity_by_part, count_operations,
-                                         format_complexity_table)
+
+format_complexity_table = load_tool('tools/analysis/complexity.py').format_complexity_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +45,7 @@ def test_strides_groups_linear_reuse_and_real_input_binary_conv():
     model = nn.Module()
     model.backbone = nn.Sequential(
         RBOConv(4, 8, 3, stride=2, padding=1, groups=2),  # 8 x 5 x 5 outputs, 2*9 MACs each
-        RBOConv(8, 8, 1, binarize_input=False))  # weights-only: real inputs -> FLOPs
+        RBOConv(8, 8, 1, input_quantizer='real'))  # weights-only: real inputs -> FLOPs
     model.fc = nn.Linear(8, 3)
     x, small = torch.randn(2, 4, 10, 10), torch.randn(1, 4, 4, 4)
 
@@ -72,3 +75,24 @@ def test_tool_prints_the_paper_table_for_a_config():
     assert float(rows['roi_head'][1]) == 0 and rows['roi_head'][8] == '1.00x'
     assert float(rows['total'][3]) == pytest.approx(
         sum(float(rows[p][3]) for p in ('backbone', 'neck', 'rpn_head', 'roi_head')), abs=2e-3)
+
+
+def test_a_packed_model_counts_as_the_trained_one():
+    """One definition of a 1-bit layer (rbonn_det.binary.interface): packed convs
+    count their 1-bit weights and per-channel scales like the trained ones (this
+    used to return {} for the packed model's parameters)."""
+    from mmengine.config import Config
+
+    from rbonn_det.analysis import count_parameters
+    from rbonn_det.apis import build_model
+    from rbonn_det.deploy import load_packed, pack_state_dict
+    torch.manual_seed(0)
+    cfg = Config.fromfile(str(ROOT / 'configs/toy/rbonn_faster_rcnn_toy.py'))
+    model = build_model(cfg).eval()
+    packed = load_packed(build_model(cfg), pack_state_dict(model))
+    trained_params = count_parameters(model, inference=True)
+    assert trained_params['backbone']['binary'] > 0
+    assert count_parameters(packed, inference=True) == trained_params
+    x = torch.randn(1, 3, 64, 64)
+    assert (complexity_by_part(packed, lambda: packed.backbone(x)) ==
+            complexity_by_part(model, lambda: model.backbone(x)))

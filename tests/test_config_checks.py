@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from rbonn_det.utils import check_checkpoint, check_config
+from rbonn_det.cli import check_checkpoint, check_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = 'configs/toy/rbonn_faster_rcnn_toy.py'

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from _released import ARCH, released_checkpoint
 
-import rbonn_det  # noqa: F401
+import rbonn_det.registry  # noqa: F401  (registration)
 from rbonn_det.models import BiResNet
-from rbonn_det.utils.convert import ConversionError, convert_file
+from rbonn_det.apis.convert import ConversionError, convert_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,7 +130,8 @@ def test_text_and_packed_files_are_refused_with_the_fix(tmp_path):
     file is refused: it has no latent weights, s or u to train from."""
     from mmengine.config import Config
 
-    from rbonn_det.deploy import build_detector, pack_state_dict
+    from rbonn_det.apis import build_model
+    from rbonn_det.deploy import pack_state_dict
     text, dst = tmp_path / 'notes.pth', tmp_path / 'dst.pth'
     text.write_text('epoch 12: mAP 0.43\n' * 10)
     proc = subprocess.run([sys.executable, 'tools/model_converters/rbonn_cls_to_det.py', str(text),
@@ -139,7 +140,7 @@ def test_text_and_packed_files_are_refused_with_the_fix(tmp_path):
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]  # one line
     assert 'is not a PyTorch checkpoint (not a zip archive' in proc.stderr
     torch.manual_seed(0)
-    model = build_detector(Config.fromfile(str(ROOT / 'configs/toy/rbonn_faster_rcnn_toy.py')))
+    model = build_model(Config.fromfile(str(ROOT / 'configs/toy/rbonn_faster_rcnn_toy.py')))
     torch.save(pack_state_dict(model.eval()), tmp_path / 'packed.pth')
     with pytest.raises(ConversionError, match=r'is a packed inference checkpoint .* convert the '
                                               r'training checkpoint it was packed from'):

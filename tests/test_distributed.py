@@ -28,7 +28,7 @@ def test_two_process_gloo_training_stays_in_sync(tmp_path):
     records = tmp_path / 'records.json'
     cfg = tmp_path / 'ddp_toy.py'
     cfg.write_text(f'''_base_ = {str(CONFIG)!r}
-custom_imports = dict(imports=['rbonn_det', 'probes'], allow_failed_imports=False)
+custom_imports = dict(imports=['rbonn_det.registry', 'probes'], allow_failed_imports=False)
 custom_hooks = [dict(type='RBOStatsHook'), dict(type='NonFiniteLossHook', max_consecutive=5),
                 dict(type='RNGStateHook'), dict(type='NaNLossInjector', iters=[2], rank=1),
                 dict(type='DDPProbeHook', out={str(records)!r})]
@@ -69,11 +69,12 @@ def test_two_process_gloo_evaluation_of_a_packed_checkpoint(tmp_path):
     import torch
     from mmengine.config import Config
 
-    from rbonn_det.deploy import build_detector, pack_state_dict
+    from rbonn_det.apis import build_model
+    from rbonn_det.deploy import pack_state_dict
     data = tmp_path / 'toy'
     make_toy_dataset(data, seed=0, num_train=2, num_test=6, log=lambda *_: None)
     torch.manual_seed(0)
-    model = build_detector(Config.fromfile(str(CONFIG))).eval()
+    model = build_model(Config.fromfile(str(CONFIG))).eval()
     packed = tmp_path / 'packed.pth'
     torch.save(pack_state_dict(model), packed)
     opts = ['--cfg-options', *toy_cfg_options(data), 'test_dataloader.batch_size=1']
@@ -100,7 +101,7 @@ def test_two_process_gloo_evaluation_of_a_packed_checkpoint(tmp_path):
 
 def test_validating_two_process_runs_exit_cleanly_every_time(tmp_path):
     """Rank 0 evaluates COCO while the other rank is already done; before the tools
-    tore the process group down in order (rbonn_det/utils/cli.py: finish_distributed),
+    tore the process group down in order (rbonn_det/cli/common.py: finish_distributed),
     gloo's threads died joinable at exit: 'terminate called without an active
     exception', SIGABRT, torchrun rc=1 in 4 of 12 such runs (0 of 12 after)."""
     data = tmp_path / 'toy'

@@ -11,7 +11,6 @@ gets a value here. Commands in RUN are run as written in a toy workspace
 (a small toy set in data/toy, a detector checkpoint where the docs name one).
 """
 import argparse
-import importlib.util
 import re
 import shlex
 import subprocess
@@ -22,9 +21,10 @@ from unittest import mock
 import pytest
 import torch
 from _released import released_checkpoint
+from _tools import load_tool
 
 from rbonn_det.datasets import make_toy_dataset
-from rbonn_det.deploy import pack_checkpoint
+from rbonn_det.apis import pack_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / 'README.md', *sorted((ROOT / 'docs').glob('*.md'))]
@@ -104,9 +104,7 @@ class _Parsed(Exception):
 
 def parse_with_tool(script, argv):
     """The tool's own parser applied to argv (its main() stops right after parsing)."""
-    spec = importlib.util.spec_from_file_location(f'docs_tool_{Path(script).stem}', ROOT / script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_tool(script)
     real, captured = argparse.ArgumentParser.parse_args, {}
 
     def parse_and_stop(parser, args=None, namespace=None):
@@ -121,15 +119,12 @@ def parse_with_tool(script, argv):
 
 def build_model(args):
     """Config as tools/train.py and tools/test.py load it, and its model."""
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-
-    from rbonn_det.utils.cli import load_config
-    register_all_modules()
+    from rbonn_det.apis import build_model
+    from rbonn_det.cli.common import load_config
     cfg = load_config(args)
     if cfg.model.get('teacher'):  # distillation: the teacher file is the user's to give
         cfg.model.teacher.checkpoint = None
-    return MODELS.build(cfg.model)
+    return build_model(cfg)
 
 
 def python_tool(words):
@@ -147,17 +142,16 @@ def python_tool(words):
 def workspace(tmp_path_factory):
     """configs/ and tools/ of the repository, a small data/toy, and the files the
     run commands name (a released-layout backbone, detector checkpoints)."""
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
     from mmengine.config import Config
+
+    from rbonn_det.apis import build_model
     ws = tmp_path_factory.mktemp('docs')
     for name in ('configs', 'tools'):
         (ws / name).symlink_to(ROOT / name)
     make_toy_dataset(ws / 'data' / 'toy', seed=0, num_train=4, num_test=4, log=lambda *_: None)
     torch.save({'state_dict': released_checkpoint(18)}, ws / 'rbonn_r18.pth.tar')
-    register_all_modules()
     torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(str(ROOT / PLACEHOLDERS['CONFIG'])).model)
+    model = build_model(Config.fromfile(str(ROOT / PLACEHOLDERS['CONFIG'])))
     for ckpt in ('work_dirs/demo/epoch_3.pth', 'work_dirs/voc/epoch_12.pth'):
         (ws / ckpt).parent.mkdir(parents=True)
         torch.save({'state_dict': model.state_dict(), 'meta': {}}, ws / ckpt)

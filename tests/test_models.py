@@ -7,7 +7,7 @@ import torch
 from mmdet.models.necks import FPN
 from torch import nn
 
-import rbonn_det  # noqa: F401
+import rbonn_det.registry  # noqa: F401  (registration)
 from rbonn_det.binary import LearnableBias, RBOConv, ReActConv
 from rbonn_det.models import BinaryFPN, BinarySSDVGG, BiResNet
 from rbonn_det.models.backbones import RealConvBN

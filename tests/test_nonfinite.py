@@ -116,7 +116,7 @@ def test_train_py_stops_with_one_clear_line(toy_root, tmp_path):
     root = Path(__file__).resolve().parents[1]
     cfg = tmp_path / 'nan_toy.py'
     cfg.write_text(f'''_base_ = {str(root / 'configs/toy/rbonn_faster_rcnn_toy.py')!r}
-custom_imports = dict(imports=['rbonn_det', 'probes'], allow_failed_imports=False)
+custom_imports = dict(imports=['rbonn_det.registry', 'probes'], allow_failed_imports=False)
 custom_hooks = [dict(type='NonFiniteLossHook', max_consecutive=2),
                 dict(type='NaNLossInjector', iters=[2, 3])]
 ''')

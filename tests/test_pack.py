@@ -13,7 +13,7 @@ from torch import nn
 from rbonn_det.binary import BinaryConv2d, RBOConv, XNORConv
 from rbonn_det.deploy import (PackedCheckpointError, load_packed, pack_state_dict,
                               peek_is_packed, read_packed, size_report)
-from rbonn_det.deploy.pack import pack_bits, unpack_bits
+from rbonn_det.deploy.bits import pack_bits, unpack_bits
 from _toy import toy_cfg_options
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +85,7 @@ def test_mismatched_config_is_a_clear_error():
 
 
 def test_input_binarization_must_match():
-    packed = pack_state_dict(nn.Sequential(RBOConv(4, 4, 3, binarize_input=False)).eval())
+    packed = pack_state_dict(nn.Sequential(RBOConv(4, 4, 3, input_quantizer='real')).eval())
     with pytest.raises(PackedCheckpointError,
                        match=r"input binarization differs: \['0: file RealInput vs config "
                              r"ApproxSign'\]"):
@@ -113,9 +113,9 @@ def run_tool(*args):
 def test_packed_toy_detector_gives_identical_detections(toy_root, tmp_path):
     from mmengine.config import Config
 
-    from rbonn_det.deploy import build_detector
+    from rbonn_det.apis import build_model
     cfg = Config.fromfile(str(ROOT / TOY))
-    model = trained_like(build_detector(cfg))
+    model = trained_like(build_model(cfg))
     ckpt, out = tmp_path / 'train.pth', tmp_path / 'packed.pth'
     torch.save({'state_dict': model.state_dict(),
                 'meta': {'dataset_meta': {'classes': ('circle', 'square', 'triangle', 'star')}}},
@@ -148,7 +148,7 @@ def test_packed_toy_detector_gives_identical_detections(toy_root, tmp_path):
     # the Python API: init_packed_detector is a drop-in for mmdet's init_detector
     from mmdet.apis import inference_detector, init_detector
 
-    from rbonn_det.deploy import init_packed_detector
+    from rbonn_det.apis import init_packed_detector
     packed_model = init_packed_detector(TOY, str(out))
     assert packed_model.dataset_meta['classes'][0] == 'circle' and not packed_model.training
     image = dets[1][0]['img_path']

@@ -1,8 +1,11 @@
 """Parameter accounting on a hand-made model."""
+from _tools import load_tool
 from torch import nn
 
+from rbonn_det.analysis import count_parameters
 from rbonn_det.binary import RBOConv
-from rbonn_det.deploy import count_parameters, format_parameter_table
+
+format_parameter_table = load_tool('tools/analysis/param_report.py').format_parameter_table
 
 
 def test_counts_match_hand_computation():

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import rbonn_det  # noqa: F401
+import rbonn_det.registry  # noqa: F401  (registration)
 from rbonn_det.datasets import make_toy_cls_dataset
-from rbonn_det.utils.convert import convert_file
+from rbonn_det.apis.convert import convert_file
 
 ROOT = Path(__file__).resolve().parents[1]
 

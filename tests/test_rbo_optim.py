@@ -240,13 +240,41 @@ def test_paramwise_groups_from_the_base_config():
         assert group['lr'] == pytest.approx(lr) and group['weight_decay'] == pytest.approx(wd), name
 
 
-def test_plain_optim_wrapper_never_runs_the_recurrent_step():
-    """The pitfall the wrapper exists for: MMEngine's order leaves no gradient."""
-    model = make_model()
-    wrapper = OptimWrapper(sgd(model))
-    for batch in batches(3):
-        model.train_step(batch, wrapper)
-    assert torch.count_nonzero(model.conv1.prev_grad) == 0
+def test_mmengine_order_leaves_no_gradient_at_forward_time():
+    """The pitfall the wrapper exists for. The released loop (forward, zero_grad,
+    backward, step) finds W.grad at every forward after the first, which is what
+    its recurrent step reads; MMEngine's OptimWrapper (backward, step, zero_grad with
+    set_to_none) leaves W.grad None at every forward, so a port reading .grad there
+    would never recur. RBOOptimWrapper keeps the gradient in prev_grad instead."""
+    def grads_seen_at_forward(step):
+        model = make_model()
+        seen = []
+        model.conv1.register_forward_pre_hook(
+            lambda m, args: seen.append(m.weight.grad is not None))
+        step(model, batches(3))
+        return model, seen
+
+    def released_loop(model, data):
+        opt = sgd(model)
+        for batch in data:
+            loss = model(batch['inputs'], batch['data_samples'])['loss']
+            opt.zero_grad(set_to_none=False)
+            loss.backward()
+            opt.step()
+
+    def mmengine_loop(wrapper_cls):
+        def run(model, data):
+            wrapper = wrapper_cls(sgd(model))
+            for batch in data:
+                model.train_step(batch, wrapper)
+        return run
+
+    assert grads_seen_at_forward(released_loop)[1] == [False, True, True]
+    plain, seen = grads_seen_at_forward(mmengine_loop(OptimWrapper))
+    assert seen == [False, False, False]
+    assert torch.count_nonzero(plain.conv1.prev_grad) == 0
+    rbo, seen = grads_seen_at_forward(mmengine_loop(RBOOptimWrapper))
+    assert seen == [False, False, False] and torch.count_nonzero(rbo.conv1.prev_grad) > 0
 
 
 def test_parameter_groups_are_logged_in_one_line():

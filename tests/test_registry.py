@@ -1,4 +1,5 @@
-"""Importing rbonn_det registers everything; configs reach it via custom_imports."""
+"""rbonn_det.registry registers everything (configs reach it via custom_imports);
+``import rbonn_det`` and the pure-PyTorch method package have no side effects."""
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule, build_conv_layer
 
 import rbonn_det
+import rbonn_det.registry  # noqa: F401  (registration)
 from rbonn_det.binary import BinaryConv2d, RBOConv
 
 
@@ -23,7 +25,7 @@ def test_binary_convs_build_through_mmcv(name):
 
 def test_rbo_options_pass_through_conv_cfg():
     conv = build_conv_layer(dict(type='RBOConv', lam=0.5, tau=0.3, mask_mode='released',
-                                 binarize_input=False), 4, 4, 3)
+                                 input_quantizer='real'), 4, 4, 3)
     assert conv.weight_quantizer.lam == 0.5 and conv.tau == 0.3 and conv.mask_mode == 'released'
     x = torch.randn(1, 4, 5, 5)
     assert torch.equal(conv.eval()(x), F.conv2d(x, conv.binary_weight(), conv.bias))  # real input
@@ -45,7 +47,7 @@ def test_config_custom_imports_register_everything_in_a_fresh_process():
         'from mmengine.registry import OPTIM_WRAPPERS, HOOKS, OPTIM_WRAPPER_CONSTRUCTORS\n'
         'register_all_modules()\n'
         "cfg = Config.fromfile('configs/toy/rbonn_faster_rcnn_toy.py')\n"
-        'import sys; assert "rbonn_det" in sys.modules, "custom_imports did not import rbonn_det"\n'
+        'import sys; assert "rbonn_det.registry" in sys.modules, "custom_imports did not import it"\n'
         'MODELS.build(cfg.model)\n'
         "for reg, name in ((OPTIM_WRAPPERS, 'RBOOptimWrapper'), (OPTIM_WRAPPERS, 'RBOAmpOptimWrapper'),\n"
         "                  (HOOKS, 'RBOStatsHook'), (OPTIM_WRAPPER_CONSTRUCTORS, 'RBOOptimWrapperConstructor'),\n"
@@ -55,6 +57,27 @@ def test_config_custom_imports_register_everything_in_a_fresh_process():
         "print('ok')\n")
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip().endswith('ok'), proc.stderr[-2000:]
+
+
+def test_method_package_needs_only_torch():
+    """`import rbonn_det.binary` (and `import rbonn_det`) with mmdet, mmengine and mmcv
+    made unimportable: works, registers nothing, patches nothing."""
+    code = (
+        'import sys\n'
+        'class Block:\n'
+        '    def find_spec(self, name, path=None, target=None):\n'
+        "        if name.split('.')[0] in ('mmdet', 'mmengine', 'mmcv'):\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        'sys.meta_path.insert(0, Block())\n'
+        'import torch, rbonn_det, rbonn_det.binary\n'
+        'from rbonn_det.binary import RBOConv, binary_layers, rbo_layers\n'
+        'model = torch.nn.Sequential(RBOConv(3, 4, 3), torch.nn.Conv2d(4, 4, 1))\n'
+        "assert list(binary_layers(model)) == ['0'] and list(rbo_layers(model)) == ['0']\n"
+        'model(torch.randn(1, 3, 5, 5)).sum().backward()\n'
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('mmdet', 'mmengine', 'mmcv')]\n"
+        "print('ok')\n")
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == 'ok', proc.stderr[-2000:]
 
 
 def test_version():

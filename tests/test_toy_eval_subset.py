@@ -9,7 +9,7 @@ from mmdet.registry import DATASETS, METRICS
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
-import rbonn_det  # noqa: F401
+import rbonn_det.registry  # noqa: F401  (registration)
 from _toy import toy_cfg_options
 
 ROOT = Path(__file__).resolve().parents[1]

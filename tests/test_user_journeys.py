@@ -122,7 +122,7 @@ def test_without_the_pretrained_backbone_training_refuses_to_start(workspace, tm
     assert not (tmp_path / 'work_dirs').exists()
     # from scratch as the message says: the check passes (model built, data checked)
     from mmengine.config import Config
-    from rbonn_det.utils import check_config
+    from rbonn_det.cli import check_config
     cfg = Config.fromfile(str(ROOT / 'configs/rbonn_faster_rcnn_voc.py'))
     cfg.merge_from_dict({'model.backbone.init_cfg': None, 'model.backbone.frozen_stages': -1,
                          'model.backbone.norm_eval': False})

@@ -25,7 +25,7 @@ verify() {
     "$VENV/bin/python" -W ignore::DeprecationWarning - <<'PY'
 import torch, mmengine, mmcv, mmdet
 from mmcv.ops import RoIAlign, batched_nms  # compiled ops must be present
-import rbonn_det
+import rbonn_det, rbonn_det.registry
 import pkg_resources  # mmengine resolves `mmdet::` configs with it (setuptools<70)
 print(f"[setup] ok: torch {torch.__version__}, mmengine {mmengine.__version__}, "
       f"mmcv {mmcv.__version__} (ops), mmdet {mmdet.__version__}, rbonn_det {rbonn_det.__version__}")

@@ -12,11 +12,11 @@ import sys
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
-import rbonn_det  # noqa: F401  (registers modules, safe checkpoint loading)
-from rbonn_det.deploy import (PackedCheckpointError, build_detector, load_packed_into,
-                              peek_is_packed)
-from rbonn_det.utils.cli import (check_or_exit, common_parser, finish_distributed, load_config,
+from rbonn_det.apis import build_model, load_packed_into
+from rbonn_det.cli.common import (check_or_exit, common_parser, finish_distributed, load_config,
                                   parse, setup_cpu_distributed)
+from rbonn_det.deploy import PackedCheckpointError, peek_is_packed
+from rbonn_det.registry import register_all_modules
 
 
 def main():
@@ -28,6 +28,7 @@ def main():
                         help='packed checkpoints on CPU: run the 1-bit convs with the '
                              'XNOR-popcount kernel (rbonn_det/deploy/bitconv.py)')
     args = parse(parser)
+    register_all_modules()  # also: safe loading of MMEngine checkpoints
     cfg = load_config(args)
     # a packed 1-bit checkpoint (tools/deploy/pack.py) is loaded after the model is built
     packed = peek_is_packed(args.checkpoint)
@@ -41,7 +42,7 @@ def main():
                  'tools/deploy/pack.py CONFIG CHECKPOINT OUT')
     if packed:  # a file of another network stops here, before the Runner writes anything
         try:
-            load_packed_into(build_detector(cfg), args.checkpoint)
+            load_packed_into(build_model(cfg), args.checkpoint)
         except PackedCheckpointError as e:
             sys.exit(f'test.py: error: {e}')
     try:

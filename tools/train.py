@@ -8,10 +8,10 @@ import sys
 import torch
 from mmengine.runner import Runner
 
-import rbonn_det  # noqa: F401  (registers modules, safe checkpoint loading)
-from rbonn_det.engine import NonFiniteLossError
-from rbonn_det.utils.cli import (check_or_exit, common_parser, finish_distributed, load_config,
+from rbonn_det.cli.common import (check_or_exit, common_parser, finish_distributed, load_config,
                                   parse, setup_cpu_distributed)
+from rbonn_det.engine import NonFiniteLossError
+from rbonn_det.registry import register_all_modules
 
 # --amp: the AMP twin of each wrapper (MMEngine's AMP needs CUDA)
 AMP_WRAPPERS = {'OptimWrapper': 'AmpOptimWrapper', 'RBOOptimWrapper': 'RBOAmpOptimWrapper',
@@ -25,6 +25,7 @@ def main():
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from CKPT, or from the latest checkpoint in work_dir')
     args = parse(parser)
+    register_all_modules()  # also: safe loading of MMEngine checkpoints
     if args.amp and not torch.cuda.is_available():
         sys.exit('train.py: error: --amp needs a CUDA device (MMEngine\'s mixed precision runs '
                  'on GPUs); leave --amp off on this machine')

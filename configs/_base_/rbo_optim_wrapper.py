@@ -5,7 +5,7 @@
 # weight group), takes the optimizer's own weight decay, as the family's SGD
 # detection recipe (IDa-Det: 1e-4 on every parameter). Detector configs override
 # only `optimizer`.
-custom_imports = dict(imports=['rbonn_det'], allow_failed_imports=False)
+custom_imports = dict(imports=['rbonn_det.registry'], allow_failed_imports=False)
 
 optim_wrapper = dict(
     type='RBOOptimWrapper',

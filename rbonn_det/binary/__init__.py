@@ -1,15 +1,22 @@
-"""The method itself, pure PyTorch (no mmdet / mmengine imports)."""
-from .conv import BiRealConv, BilinearWeight, BinaryConv2d, RBOConv, ReActConv, XNORConv
+"""The method itself and the 1-bit layer interface, pure PyTorch (imports nothing
+from mmdet or mmengine)."""
+from .conv import BiRealConv, BinaryConv2d, RBOConv, ReActConv, XNORConv
+from .interface import (binary_layers, has_binary_input, is_binary_layer, rbo_layers,
+                        training_only_parameter_ids, training_state_buffers)
 from .layers import LearnableBias, RPReLU
-from .quantizers import (ApproxSign, BiRealWeight, RealInput, SignWeight, STESign, XNORWeight,
-                         approx_sign, binary_sign, ste_sign)
+from .quantizers import (ACT_QUANTIZERS, WEIGHT_QUANTIZERS, ApproxSign, BilinearWeight,
+                         BiRealWeight, RealInput, SignWeight, STESign, StoredBinaryWeight,
+                         WeightQuantizer, XNORWeight, approx_sign, ste_sign)
 from .rbo import (BilinearBinarize, bilinear_binarize, bilinear_term, check_rbo_options,
                   drelu_mask, recurrent_weight)
+from .sign import binary_sign
 
 __all__ = [
-    'BinaryConv2d', 'RBOConv', 'XNORConv', 'BiRealConv', 'ReActConv', 'BilinearWeight',
-    'LearnableBias', 'RPReLU', 'ApproxSign', 'STESign', 'RealInput', 'SignWeight',
-    'XNORWeight', 'BiRealWeight', 'approx_sign', 'ste_sign', 'binary_sign',
-    'BilinearBinarize', 'bilinear_binarize', 'bilinear_term', 'check_rbo_options', 'drelu_mask',
-    'recurrent_weight'
+    'BinaryConv2d', 'RBOConv', 'XNORConv', 'BiRealConv', 'ReActConv', 'LearnableBias', 'RPReLU',
+    'binary_layers', 'has_binary_input', 'is_binary_layer', 'rbo_layers',
+    'training_only_parameter_ids', 'training_state_buffers', 'ACT_QUANTIZERS',
+    'WEIGHT_QUANTIZERS', 'ApproxSign', 'STESign', 'RealInput', 'WeightQuantizer', 'SignWeight',
+    'XNORWeight', 'BiRealWeight', 'BilinearWeight', 'StoredBinaryWeight', 'approx_sign',
+    'ste_sign', 'binary_sign', 'BilinearBinarize', 'bilinear_binarize', 'bilinear_term',
+    'check_rbo_options', 'drelu_mask', 'recurrent_weight'
 ]

@@ -1,16 +1,16 @@
 """1-bit convolutions: conv + input quantizer + weight quantizer.
 
-:class:`BinaryConv2d` is the one conv class. The baselines differ from each
-other only in the quantizers they plug in; :class:`RBOConv` adds the RBO
-parameters (scale s, recurrent coefficient u) and state (the previous gradient
-of W) and uses the bilinear weight quantizer.
+:class:`BinaryConv2d` is the one conv class. The baselines are presets of its
+two quantizers (defaults a config may override, like any argument);
+:class:`RBOConv` adds the RBO parameters (scale s, recurrent coefficient u) and
+state (the previous gradient of W), declared on the class, and uses the bilinear
+weight quantizer.
 """
 import torch
 from torch import nn
 
-from .quantizers import ACT_QUANTIZERS, WEIGHT_QUANTIZERS, build_quantizer
-from .rbo import (bilinear_binarize, bilinear_term, check_rbo_options, drelu_mask,
-                  recurrent_weight)
+from .quantizers import ACT_QUANTIZERS, WEIGHT_QUANTIZERS, BilinearWeight, build_quantizer
+from .rbo import bilinear_term, check_rbo_options, drelu_mask, recurrent_weight
 
 
 class BinaryConv2d(nn.Conv2d):
@@ -19,30 +19,64 @@ class BinaryConv2d(nn.Conv2d):
     Every 1-bit conv class derives from it directly: MMEngine's ``init_cfg``
     ``layer=`` matches a module's class and its direct bases only, so
     ``layer='BinaryConv2d'`` then reaches all of them (BinaryFPN, BinaryRPNHead).
+    All take the same arguments; a subclass changes only the defaults
+    (``default_input_quantizer`` / ``default_weight_quantizer``).
 
     Args:
         in_channels, out_channels, kernel_size, stride, padding, dilation,
         groups, bias, padding_mode: as :class:`torch.nn.Conv2d`.
-        input_quantizer (str | dict | nn.Module): one of
-            ``'approx_sign'`` (Bi-Real), ``'ste_sign'`` (XNOR/BNN), ``'real'``.
-        weight_quantizer (str | dict | nn.Module): one of ``'bireal'``
+        input_quantizer (str | dict | nn.Module, optional): ``'approx_sign'``
+            (Bi-Real), ``'ste_sign'`` (XNOR/BNN) or ``'real'``; default: the class's.
+        weight_quantizer (str | dict | nn.Module, optional): ``'bireal'``
             (alpha = mean|W| with gradient), ``'xnor'`` (alpha detached),
-            ``'sign'`` (no scale).
+            ``'sign'`` (no scale), ``'bilinear'`` (RBOConv); default: the class's.
+
+    Class attributes read by the tools (:mod:`rbonn_det.binary.interface`):
+        training_only_parameters: parameters inference does not need (not
+            packed, not counted in inference memory).
+        training_state_buffers: buffers only the optimizer wrapper writes (not a
+            forward pass: the NaN-loss skip leaves them; conversion drops them).
     """
+
+    default_input_quantizer = 'approx_sign'
+    default_weight_quantizer = 'bireal'
+    training_only_parameters = ()
+    training_state_buffers = ()
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode='zeros',
-                 input_quantizer='approx_sign', weight_quantizer='bireal'):
+                 input_quantizer=None, weight_quantizer=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding,
                          dilation, groups, bias, padding_mode)
-        self.input_quantizer = build_quantizer(input_quantizer, ACT_QUANTIZERS,
-                                               'input_quantizer')
-        self.weight_quantizer = build_quantizer(weight_quantizer, WEIGHT_QUANTIZERS,
-                                                'weight_quantizer')
+        self.input_quantizer = build_quantizer(
+            self.default_input_quantizer if input_quantizer is None else input_quantizer,
+            ACT_QUANTIZERS, 'input_quantizer')
+        self.weight_quantizer = build_quantizer(
+            self.default_weight_quantizer if weight_quantizer is None else weight_quantizer,
+            WEIGHT_QUANTIZERS, 'weight_quantizer')
+
+    def effective_weight(self) -> torch.Tensor:
+        """The latent weight the quantizer binarizes (RBOConv: after the recurrent step)."""
+        return self.weight
+
+    def weight_scale(self):
+        """The learned per-channel scale the weight quantizer uses, or None."""
+        return None
 
     def binary_weight(self) -> torch.Tensor:
         """The effective 1-bit weight (alpha * {-1,+1}) used by forward."""
-        return self.weight_quantizer(self.weight)
+        return self.weight_quantizer(self.effective_weight(), self.weight_scale())
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys, error_msgs):
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
+                                      missing_keys, unexpected_keys, error_msgs)
+        # A checkpoint without training state (a pretrained backbone, a packed
+        # model) starts it empty instead of reporting a missing key.
+        for name in self.training_state_buffers:
+            if prefix + name in missing_keys:
+                missing_keys.remove(prefix + name)
+                getattr(self, name).zero_()
 
     def train(self, mode: bool = True):
         self._eval_weight_key = None  # see _forward_weight
@@ -77,40 +111,20 @@ class BinaryConv2d(nn.Conv2d):
 class XNORConv(BinaryConv2d):
     """XNOR-Net: clipped-STE sign activations, alpha = mean|W| (detached)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, input_quantizer='ste_sign', weight_quantizer='xnor', **kwargs)
+    default_input_quantizer, default_weight_quantizer = 'ste_sign', 'xnor'
 
 
 class BiRealConv(BinaryConv2d):
     """Bi-Real Net: approx-sign activations, alpha = mean|W| with gradient."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, input_quantizer='approx_sign', weight_quantizer='bireal',
-                         **kwargs)
+    default_input_quantizer, default_weight_quantizer = 'approx_sign', 'bireal'
 
 
 class ReActConv(BinaryConv2d):
     """ReActNet's binary conv: the Bi-Real conv; ReActNet's RSign/RPReLU shifts
     live in the block around it (LearnableBias)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, input_quantizer='approx_sign', weight_quantizer='bireal',
-                         **kwargs)
-
-
-class BilinearWeight(nn.Module):
-    """RBO weight quantizer: W_b = alpha * beta * sign(W) with the bilinear
-    custom backward (docs/method.md). Stateless: alpha comes from the conv."""
-
-    def __init__(self, beta: float, lam: float):
-        super().__init__()
-        self.beta, self.lam = beta, lam
-
-    def forward(self, weight, alpha):
-        return bilinear_binarize(weight, alpha, self.beta, self.lam)
-
-    def extra_repr(self):
-        return f'beta={self.beta}, lam={self.lam}'
+    default_input_quantizer, default_weight_quantizer = 'approx_sign', 'bireal'
 
 
 class RBOConv(BinaryConv2d):
@@ -123,27 +137,37 @@ class RBOConv(BinaryConv2d):
     "no previous gradient" (then W_eff == W exactly and dL/du == 0).
 
     Args:
+        input_quantizer: as BinaryConv2d (``'real'``: weights-only binarization).
+        weight_quantizer: ``'bilinear'`` (the only one RBO's scale and backward
+            fit), built with ``beta`` and ``lam``; or a BilinearWeight.
         lam (float): bilinear loss weight lambda >= 0. Default 1e-4.
         beta (float): binary magnitude constant > 0. Default 0.02.
         tau (float): DReLU density threshold in (0, 1). Default 0.6.
         mask_mode (str): ``'paper'`` (default) or ``'released'``; see
             :func:`rbonn_det.binary.rbo.drelu_mask`.
-        binarize_input (bool): False keeps activations real (weights-only).
         u_init (float): initial u. Default 0.2.
     """
 
+    default_weight_quantizer = 'bilinear'
     # needed to train, not to evaluate: not counted in inference memory, not packed
     training_only_parameters = ('u',)
+    # written by the optimizer wrapper only: the recurrent step's previous gradient
+    training_state_buffers = ('prev_grad',)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode='zeros', lam=1e-4,
-                 beta=0.02, tau=0.6, mask_mode='paper', binarize_input=True, u_init=0.2):
+                 dilation=1, groups=1, bias=True, padding_mode='zeros', input_quantizer=None,
+                 weight_quantizer=None, lam=1e-4, beta=0.02, tau=0.6, mask_mode='paper',
+                 u_init=0.2):
         check_rbo_options(lam, beta, tau, mask_mode)
+        if weight_quantizer in (None, 'bilinear'):
+            weight_quantizer = BilinearWeight(beta, lam)
+        elif not isinstance(weight_quantizer, BilinearWeight):
+            raise ValueError(f'RBOConv: weight_quantizer must be \'bilinear\' (RBO\'s scale and '
+                             f'backward are defined for it), got {weight_quantizer!r}; use '
+                             'BinaryConv for other weight quantizers')
         self.u_init = u_init
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode,
-                         input_quantizer='approx_sign' if binarize_input else 'real',
-                         weight_quantizer=BilinearWeight(beta, lam))
+                         groups, bias, padding_mode, input_quantizer, weight_quantizer)
         self.tau, self.mask_mode = tau, mask_mode
         channel_shape = (out_channels, 1, 1, 1)
         self.scale = nn.Parameter(torch.randn(channel_shape))
@@ -153,6 +177,9 @@ class RBOConv(BinaryConv2d):
     @property
     def alpha(self) -> torch.Tensor:
         return self.scale.abs()
+
+    def weight_scale(self) -> torch.Tensor:
+        return self.alpha
 
     def drelu_mask(self) -> torch.Tensor:
         """The current DReLU mask M, shape (Co, 1, 1, 1)."""
@@ -164,9 +191,6 @@ class RBOConv(BinaryConv2d):
             return self.weight
         return recurrent_weight(self.weight, self.u, self.drelu_mask(), self.prev_grad)
 
-    def binary_weight(self) -> torch.Tensor:
-        return self.weight_quantizer(self.effective_weight(), self.alpha)
-
     def bilinear_term(self) -> torch.Tensor:
         """lam/2 * ||W - alpha*beta*sign(W)||^2 for monitoring (no graph)."""
         with torch.no_grad():
@@ -176,17 +200,6 @@ class RBOConv(BinaryConv2d):
     def reset_recurrent_state(self) -> None:
         """Forget the previous gradient (the next forward uses W_eff = W)."""
         self.prev_grad.zero_()
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
-                              missing_keys, unexpected_keys, error_msgs):
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
-                                      missing_keys, unexpected_keys, error_msgs)
-        # A checkpoint without recurrent state (a pretrained backbone, a packed
-        # model) starts the recurrence empty instead of reporting a missing key.
-        key = prefix + 'prev_grad'
-        if key in missing_keys:
-            missing_keys.remove(key)
-            self.reset_recurrent_state()
 
     def extra_repr(self):
         return (super().extra_repr() + f', tau={self.tau}, mask_mode={self.mask_mode!r}')

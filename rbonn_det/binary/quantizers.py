@@ -5,6 +5,12 @@ Activation quantizers map x to {-1, +1}; weight quantizers map W to
 ``alpha * {-1, +1}`` with a per-output-channel alpha. They differ only in how
 they scale and in the gradient they pretend the sign has.
 
+Every quantizer declares its ``precision`` in bits (1, or 32 for the real
+pass-through), as larq's do: it is what decides whether a layer is 1-bit
+(:mod:`rbonn_det.binary.interface`). Weight quantizers are called as
+``quantizer(weight, scale=None)``: ``scale`` is a learned per-channel magnitude
+for the quantizers that use one (RBO's bilinear quantizer), None for the others.
+
 Sign convention: everywhere in this project sign(0) = +1, so that every binary
 value is exactly one bit (the released RBONN code uses torch.sign, where 0 stays
 0; the two differ only on exact zeros). See docs/method.md.
@@ -13,10 +19,8 @@ import torch
 from torch import nn
 from torch.autograd import Function
 
-
-def binary_sign(x: torch.Tensor) -> torch.Tensor:
-    """sign(x) in {-1, +1} with sign(0) = +1, in x's dtype."""
-    return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+from .rbo import bilinear_binarize
+from .sign import binary_sign
 
 
 def _sign_function(name: str, surrogate, doc: str):
@@ -57,6 +61,8 @@ def ste_sign(x: torch.Tensor) -> torch.Tensor:
 class ApproxSign(nn.Module):
     """Bi-Real / ReActNet / RBONN activation binarizer."""
 
+    precision = 1
+
     def forward(self, x):
         return approx_sign(x)
 
@@ -64,12 +70,16 @@ class ApproxSign(nn.Module):
 class STESign(nn.Module):
     """XNOR-Net / BNN activation binarizer (clipped straight-through estimator)."""
 
+    precision = 1
+
     def forward(self, x):
         return ste_sign(x)
 
 
 class RealInput(nn.Module):
     """Leaves activations real (weights-only binarization)."""
+
+    precision = 32
 
     def forward(self, x):
         return x
@@ -81,26 +91,62 @@ def _channel_mean_abs(weight: torch.Tensor) -> torch.Tensor:
     return weight.abs().mean(dim=tuple(range(1, weight.dim())), keepdim=True)
 
 
-class SignWeight(nn.Module):
+class WeightQuantizer(nn.Module):
+    """Base of the 1-bit weight quantizers: ``forward(weight, scale=None)``."""
+
+    precision = 1
+    uses_scale = False  # whether forward needs the conv's learned scale
+
+    def forward(self, weight, scale=None):
+        raise NotImplementedError
+
+
+class SignWeight(WeightQuantizer):
     """sign(W) with a clipped straight-through gradient, no scale (BNN)."""
 
-    def forward(self, weight):
+    def forward(self, weight, scale=None):
         return ste_sign(weight)
 
 
-class XNORWeight(nn.Module):
+class XNORWeight(WeightQuantizer):
     """alpha * sign(W), alpha = mean|W| per output channel, detached (XNOR-Net)."""
 
-    def forward(self, weight):
+    def forward(self, weight, scale=None):
         return _channel_mean_abs(weight).detach() * ste_sign(weight)
 
 
-class BiRealWeight(nn.Module):
+class BiRealWeight(WeightQuantizer):
     """alpha * sign(W), alpha = mean|W| per output channel, with its gradient
     (Bi-Real Net's magnitude-aware weights; ReActNet uses the same)."""
 
-    def forward(self, weight):
+    def forward(self, weight, scale=None):
         return _channel_mean_abs(weight) * ste_sign(weight)
+
+
+class BilinearWeight(WeightQuantizer):
+    """RBO weight quantizer: W_b = alpha * beta * sign(W) with the bilinear custom
+    backward (docs/method.md). ``scale`` is alpha = |s|, the conv's learned scale."""
+
+    uses_scale = True
+
+    def __init__(self, beta: float = 0.02, lam: float = 1e-4):
+        super().__init__()
+        self.beta, self.lam = beta, lam
+
+    def forward(self, weight, scale=None):
+        if scale is None:
+            raise ValueError('BilinearWeight needs the per-channel scale alpha (RBOConv passes it)')
+        return bilinear_binarize(weight, scale, self.beta, self.lam)
+
+    def extra_repr(self):
+        return f'beta={self.beta}, lam={self.lam}'
+
+
+class StoredBinaryWeight(WeightQuantizer):
+    """The weight is already scale * {-1, +1} (a packed inference conv): passed on."""
+
+    def forward(self, weight, scale=None):
+        return weight
 
 
 ACT_QUANTIZERS = {
@@ -112,6 +158,7 @@ WEIGHT_QUANTIZERS = {
     'sign': SignWeight,
     'xnor': XNORWeight,
     'bireal': BiRealWeight,
+    'bilinear': BilinearWeight,
 }
 
 

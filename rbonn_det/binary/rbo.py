@@ -10,7 +10,7 @@
 import torch
 from torch.autograd import Function
 
-from .quantizers import binary_sign
+from .sign import binary_sign
 
 MASK_MODES = ('paper', 'released')
 

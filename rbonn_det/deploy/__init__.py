@@ -1,10 +1,11 @@
-"""Deployment: packed 1-bit checkpoints, parameter / operation accounting."""
-from .detector import build_detector, init_packed_detector, load_packed_into, pack_checkpoint
-from .pack import (PACK_FORMAT, PackedBinaryConv2d, PackedCheckpointError, load_packed,
-                   pack_state_dict, peek_is_packed, read_packed, size_report)
-from .params import count_parameters, format_parameter_table
+"""1-bit inference: the bit codec, the packed conv, packed checkpoints and the
+XNOR-popcount CPU kernel (bitconv). Whole-detector packing and loading:
+:mod:`rbonn_det.apis`."""
+from .bits import pack_bits, unpack_bits
+from .checkpoint import (PACK_FORMAT, PackedCheckpointError, is_packed, load_packed,
+                         pack_state_dict, peek_is_packed, read_packed, size_report)
+from .packed_conv import PackedBinaryConv2d
 
-__all__ = ['count_parameters', 'format_parameter_table', 'PACK_FORMAT', 'PackedBinaryConv2d',
-           'PackedCheckpointError', 'load_packed', 'pack_state_dict', 'peek_is_packed',
-           'read_packed', 'size_report', 'build_detector', 'init_packed_detector',
-           'load_packed_into', 'pack_checkpoint']
+__all__ = ['pack_bits', 'unpack_bits', 'PACK_FORMAT', 'PackedCheckpointError', 'is_packed',
+           'load_packed', 'pack_state_dict', 'peek_is_packed', 'read_packed', 'size_report',
+           'PackedBinaryConv2d']

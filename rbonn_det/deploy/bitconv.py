@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..binary.quantizers import ApproxSign, STESign
-from .pack import PackedBinaryConv2d
+from ..binary import StoredBinaryWeight, has_binary_input
+from .packed_conv import PackedBinaryConv2d
 
 _EXT = None
 SOURCE = osp.join(osp.dirname(__file__), 'csrc', 'bitconv.cpp')
@@ -116,6 +116,9 @@ class BitPackedConv2d(nn.Module):
         self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
         self.kernel_size, self.stride = conv.kernel_size, conv.stride
         self.padding, self.dilation = conv.padding, conv.dilation
+        # a 1-bit layer with binary input to the tools (rbonn_det.binary.interface)
+        self.weight_shape = tuple(w.shape)
+        self.input_quantizer, self.weight_quantizer = conv.input_quantizer, StoredBinaryWeight()
 
     def forward(self, x):
         if x.dim() != 4 or x.size(1) != self.in_channels:
@@ -141,7 +144,7 @@ def unsupported_reason(conv: nn.Module) -> Optional[str]:
         return f'groups={conv.groups} (the kernel does groups=1)'
     if conv.padding_mode != 'zeros' or isinstance(conv.padding, str):
         return f'padding {conv.padding!r} / {conv.padding_mode!r} (the kernel does zero padding)'
-    if not isinstance(conv.input_quantizer, (ApproxSign, STESign)):
+    if not has_binary_input(conv):
         return f'input quantizer {type(conv.input_quantizer).__name__} does not binarize'
     return None
 

@@ -6,7 +6,7 @@ from mmengine.hooks import Hook, LoggerHook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ..binary import RBOConv
+from ..binary import rbo_layers
 
 
 @HOOKS.register_module()
@@ -37,7 +37,7 @@ class RBOStatsHook(Hook):
             loggers = [h for h in runner.hooks if isinstance(h, LoggerHook)]
             self.interval = loggers[0].interval if loggers else 50
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        self._convs = [m for m in model.modules() if isinstance(m, RBOConv)]
+        self._convs = list(rbo_layers(model).values())
         if not self._convs:
             runner.logger.warning('RBOStatsHook: the model has no RBOConv layer; '
                                   'nothing to log.')

@@ -27,7 +27,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import HOOKS, OPTIM_WRAPPERS
 from torch import nn
 
-from ..binary import RBOConv
+from ..binary import training_state_buffers
 
 
 class NonFiniteLossError(RuntimeError):
@@ -36,10 +36,10 @@ class NonFiniteLossError(RuntimeError):
 
 def _forward_buffers(model: nn.Module) -> List[torch.Tensor]:
     """Buffers a training forward may change (BN statistics and the like); not
-    the RBO previous gradients, which only the optimizer wrapper writes."""
-    return [buf for module in model.modules()
-            for name, buf in module.named_buffers(recurse=False)
-            if not (isinstance(module, RBOConv) and name == 'prev_grad')]
+    the layers' declared training state (RBO's previous gradients), which only
+    the optimizer wrapper writes."""
+    state = {id(buf) for _, buf in training_state_buffers(model)}
+    return [buf for buf in model.buffers() if id(buf) not in state]
 
 
 class NonFiniteSkip:

@@ -10,7 +10,7 @@ from mmengine.logging import MMLogger
 from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
-from ..binary import LearnableBias, RBOConv
+from ..binary import LearnableBias, rbo_layers
 
 RBO_PARAMWISE_DEFAULTS = dict(
     rbo_u_lr_mult=0.1, rbo_u_decay_mult=0.0, rbo_scale_decay_mult=1.0,
@@ -57,14 +57,15 @@ class RBOOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     def rbo_custom_keys(self, model) -> dict:
         cfg, keys = self.rbo_cfg, {}
-        for name, module in model.named_modules():
-            if isinstance(module, RBOConv):
-                keys[f'{name}.u'] = dict(lr_mult=cfg['rbo_u_lr_mult'],
-                                         decay_mult=cfg['rbo_u_decay_mult'])
-                if cfg['rbo_scale_decay_mult'] != 1:
-                    keys[f'{name}.scale'] = dict(decay_mult=cfg['rbo_scale_decay_mult'])
-            elif isinstance(module, LearnableBias) and cfg['learnable_bias_decay_mult'] != 1:
-                keys[f'{name}.bias'] = dict(decay_mult=cfg['learnable_bias_decay_mult'])
+        for name in rbo_layers(model):
+            keys[f'{name}.u'] = dict(lr_mult=cfg['rbo_u_lr_mult'],
+                                     decay_mult=cfg['rbo_u_decay_mult'])
+            if cfg['rbo_scale_decay_mult'] != 1:
+                keys[f'{name}.scale'] = dict(decay_mult=cfg['rbo_scale_decay_mult'])
+        if cfg['learnable_bias_decay_mult'] != 1:
+            for name, module in model.named_modules():
+                if isinstance(module, LearnableBias):
+                    keys[f'{name}.bias'] = dict(decay_mult=cfg['learnable_bias_decay_mult'])
         return keys
 
     def __call__(self, model):

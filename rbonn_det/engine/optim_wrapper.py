@@ -20,7 +20,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from torch import nn
 
-from ..binary import RBOConv
+from ..binary import RBOConv, rbo_layers
 from .nonfinite import NonFiniteSkip
 
 
@@ -46,7 +46,7 @@ class RBOGradientHandoff:
         """Find the RBOConv layers of ``model`` (once per model)."""
         if self._bound_model_id == id(model):
             return
-        self._rbo_convs = [m for m in model.modules() if isinstance(m, RBOConv)]
+        self._rbo_convs = list(rbo_layers(model).values())
         self._bound_model_id = id(model)
         if not self._rbo_convs:
             warnings.warn(f'{type(self).__name__}: the model has no RBOConv layer, so it '

@@ -1,5 +1,3 @@
-from . import safe_checkpoint_loading  # noqa: F401  (installs on import)
-from .checkpoint_checks import check_checkpoint
-from .config_checks import check_config
-
-__all__ = ['check_config', 'check_checkpoint']
+"""Leaf helpers (no imports from the rest of rbonn_det): atomic file writes (io),
+checkpoint file checks (checkpoint_checks), safe loading of MMEngine checkpoints
+under torch's weights-only loader (safe_checkpoint_loading), benchmark timing."""

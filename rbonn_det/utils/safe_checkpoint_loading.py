@@ -9,7 +9,9 @@ whose ``HistoryBuffer`` objects carry numpy arrays and, through
 ``Runner(resume=True)`` all fail with "Weights only load failed" on a file
 MMEngine has just written.
 
-Fix, once, on ``import rbonn_det``, keeping torch's safe loader:
+Fix, by :func:`install` (called by :func:`rbonn_det.registry.register_all_modules`,
+so by every tool and every config that imports ``rbonn_det.registry``), keeping
+torch's safe loader:
 1. allow-list ``HistoryBuffer`` and the numpy globals an array needs
    (``_reconstruct``, ``ndarray``, ``dtype``, dtype classes, ``scalar``);
 2. save ``HistoryBuffer`` without its default statistics functions (they are
@@ -54,6 +56,3 @@ def install() -> None:
     """Idempotent: allow-list the globals and patch HistoryBuffer pickling."""
     HistoryBuffer.__getstate__ = _history_buffer_getstate
     torch.serialization.add_safe_globals([HistoryBuffer, *_numpy_safe_globals()])
-
-
-install()

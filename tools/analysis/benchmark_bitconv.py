@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import rbonn_det  # noqa: F401
 from rbonn_det.binary import RBOConv
 from rbonn_det.deploy import load_packed, pack_state_dict
 from rbonn_det.deploy.bitconv import BitPackedConv2d, load_extension

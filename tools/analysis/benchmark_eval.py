@@ -20,9 +20,10 @@ import argparse
 import torch
 from mmengine.config import Config
 
-import rbonn_det  # noqa: F401
-from rbonn_det.deploy import build_detector, load_packed, pack_state_dict
+from rbonn_det.apis import build_model
+from rbonn_det.deploy import load_packed, pack_state_dict
 from rbonn_det.deploy.bitconv import use_bitwise_kernels
+from rbonn_det.registry import register_all_modules
 from rbonn_det.utils.timing import add_timing_args, alternated_times, apply_threads, median
 
 CONFIGS = {'real twin': 'configs/toy/baselines/faster_rcnn_real_toy.py',
@@ -45,15 +46,16 @@ def main():
     parser.add_argument('--batch', type=int, default=1)
     add_timing_args(parser)
     args = parser.parse_args()
+    register_all_modules()
     apply_threads(args)
     models = {}
     for name, path in CONFIGS.items():
         torch.manual_seed(0)
-        models[name] = build_detector(Config.fromfile(path)).eval()
+        models[name] = build_model(Config.fromfile(path)).eval()
     packed = pack_state_dict(models['1-bit'])
-    models['1-bit packed'] = load_packed(build_detector(Config.fromfile(CONFIGS['1-bit'])),
+    models['1-bit packed'] = load_packed(build_model(Config.fromfile(CONFIGS['1-bit'])),
                                          packed)
-    fast = load_packed(build_detector(Config.fromfile(CONFIGS['1-bit'])), packed)
+    fast = load_packed(build_model(Config.fromfile(CONFIGS['1-bit'])), packed)
     use_bitwise_kernels(fast)
     models['1-bit packed + bit kernels'] = fast
     inputs, samples = make_inputs(args.batch, args.size)

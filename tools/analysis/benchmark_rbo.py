@@ -20,9 +20,9 @@ import argparse
 import torch
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
-import rbonn_det  # noqa: F401
 from rbonn_det.engine import RBOAmpOptimWrapper, RBOOptimWrapper
 from rbonn_det.models import BiResNet
+from rbonn_det.registry import register_all_modules
 from rbonn_det.utils.timing import add_timing_args, alternated_times, apply_threads, median
 
 BASELINE, PLAIN, RBONN = ('ReActConv + OptimWrapper', 'RBOConv + OptimWrapper',
@@ -53,6 +53,7 @@ def main():
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--amp', action='store_true', help='AMP wrappers (CUDA only)')
     args = parser.parse_args()
+    register_all_modules()
     apply_threads(args)
     dev = torch.device(args.device)
     if args.amp and dev.type != 'cuda':

@@ -9,7 +9,7 @@ counts, with hooks on the conv / linear layers, the multiply-accumulates of
 real layers (FLOPs) and of 1-bit convs (BOPs); OPs = BOPs / 64 + FLOPs. Memory:
 1-bit weights at 1 bit, all other inference parameters at 32 bits. The real
 twin is the same network with every 1-bit conv real-valued. Conventions:
-rbonn_det/deploy/complexity.py and docs/deploy.md.
+rbonn_det/analysis/complexity.py and docs/deploy.md.
 
 The RoI head's cost grows with the number of proposals it gets (test_cfg.rpn.
 max_per_img): with random weights the count printed is what NMS leaves; pass
@@ -21,9 +21,10 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import load_checkpoint
 
-import rbonn_det  # noqa: F401
-from rbonn_det.deploy import build_detector, load_packed_into, peek_is_packed
-from rbonn_det.deploy.complexity import complexity_by_part, format_complexity_table
+from rbonn_det.analysis import complexity_by_part
+from rbonn_det.apis import build_model, load_packed_into
+from rbonn_det.deploy import peek_is_packed
+from rbonn_det.registry import register_all_modules
 
 
 def detector_forward(model, height: int, width: int):
@@ -51,6 +52,25 @@ def input_shape(cfg, shape=None):
     return (min(w, h), max(w, h)) if resize[0].get('keep_ratio') else (h, w)
 
 
+def format_complexity_table(parts: dict, title: str = '') -> str:
+    """The table BNN papers print: BOPs (1e9), FLOPs (1e8), OPs (1e8), memory
+    (Mbit), for the 1-bit model and its real-valued twin, plus the savings."""
+    head = (f'{"part":<10}{"BOPs 1e9":>10}{"FLOPs 1e8":>11}{"OPs 1e8":>10}{"memory Mbit":>13}'
+            f'{"| real OPs 1e8":>15}{"real Mbit":>11}{"OPs saving":>12}{"memory saving":>15}')
+    rows = [title, head] if title else [head]
+    for name, e in parts.items():
+        rows.append(
+            f'{name:<10}{e["bops"] / 1e9:>10.3f}{e["flops"] / 1e8:>11.3f}{e["ops"] / 1e8:>10.3f}'
+            f'{e["bits"] / 1e6:>13.2f}{"| ":>5}{e["real_ops"] / 1e8:>10.3f}'
+            f'{e["real_bits"] / 1e6:>11.2f}{_ratio(e["real_ops"], e["ops"]):>12}'
+            f'{_ratio(e["real_bits"], e["bits"]):>15}')
+    return '\n'.join(rows)
+
+
+def _ratio(a, b) -> str:
+    return f'{a / b:.2f}x' if b else '-'
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,12 +83,13 @@ def main():
     args = parser.parse_args()
     if args.shape and len(args.shape) not in (1, 2):
         parser.error('--shape takes H W or one size')
+    register_all_modules()
     for path in args.configs:
         cfg = Config.fromfile(path)
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
         height, width = input_shape(cfg, args.shape)
-        model = build_detector(cfg).eval()
+        model = build_model(cfg).eval()
         # what the data preprocessor does to every test image: pad to the divisor
         divisor = getattr(model.data_preprocessor, 'pad_size_divisor', 1)
         h, w = (-(-height // divisor) * divisor, -(-width // divisor) * divisor)

@@ -48,7 +48,7 @@ allow_mmcv_without_compiled_ops()
 
 import torch  # noqa: E402
 
-import rbonn_det  # noqa: E402,F401
+import rbonn_det.registry  # noqa: E402,F401  (registration)
 from rbonn_det.binary import RBOConv  # noqa: E402
 from rbonn_det.engine import RBOAmpOptimWrapper, RBOOptimWrapper  # noqa: E402
 from rbonn_det.models import BiResNet  # noqa: E402

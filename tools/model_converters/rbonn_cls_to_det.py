@@ -10,7 +10,17 @@ checkpoint trained here (its backbone is extracted). DST is then used as
 import argparse
 import sys
 
-from rbonn_det.utils.convert import ConversionError, convert_file, format_report
+from rbonn_det.apis import ConversionError, convert_file
+
+
+def format_report(report: dict) -> str:
+    lines = [f'layout: {report["layout"]}, BiResNet depth {report["depth"]}',
+             f'converted: {len(report["converted"])} tensors',
+             f'dropped: {len(report["dropped"])} ' + (str(report['dropped'][:8]) + (
+                 ' ...' if len(report['dropped']) > 8 else '') if report['dropped'] else ''),
+             f'missing (left at their initialisation): {len(report["missing"])} ' + (
+                 str(report['missing'][:8]) if report['missing'] else '')]
+    return '\n'.join(lines)
 
 
 def main():

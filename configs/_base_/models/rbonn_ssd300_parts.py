@@ -5,7 +5,7 @@
 # cls/reg convs stay real. No 1-bit VGG-16 checkpoint exists and the float
 # `open-mmlab://vgg16_caffe` keys do not fit the binary units: train from scratch
 # (SSDVGG freezes nothing and trains its BN, so that is consistent).
-custom_imports = dict(imports=['rbonn_det'], allow_failed_imports=False)
+custom_imports = dict(imports=['rbonn_det.registry'], allow_failed_imports=False)
 
 binary_ssd_backbone = dict(
     type='BinarySSDVGG', conv_cfg=dict(type='RBOConv'), norm_cfg=dict(type='BN'),

@@ -6,7 +6,8 @@ same function RBOConv itself calls)."""
 import inspect
 from typing import Iterator, Set, Tuple
 
-from ..binary import BinaryConv2d, RBOConv, check_rbo_options
+from ..binary import (ACT_QUANTIZERS, WEIGHT_QUANTIZERS, BinaryConv2d, RBOConv,
+                      check_rbo_options)
 from .cfg_option_checks import constructor_options, nearest_key
 
 
@@ -40,11 +41,12 @@ def _binary_conv_class(type_name):
 
 def check_binary_conv_options(model_cfg: dict, prefix: str = 'model') -> None:
     """Every binary-conv config dict (``type`` a BinaryConv2d subclass) names
-    known options only, and an RBOConv's lam / beta / tau / mask_mode are valid.
+    known options only, its quantizers by known names, and an RBOConv's lam /
+    beta / tau / mask_mode are valid.
 
     Raises:
-        ValueError: an unknown option (with a "did you mean" suggestion and the
-            valid ones) or an RBO value out of range.
+        ValueError: an unknown option or quantizer name (with a "did you mean"
+            suggestion and the valid ones) or an RBO value out of range.
     """
     for path, node in _walk(model_cfg, prefix):
         cls = _binary_conv_class(node.get('type'))
@@ -57,6 +59,13 @@ def check_binary_conv_options(model_cfg: dict, prefix: str = 'model') -> None:
                     f'{path}: {cls.__name__} has no option {key!r}{_did_you_mean(key, valid)}; '
                     f'fix the key in the config or --cfg-options (valid: '
                     f'{", ".join(sorted(valid))})')
+        for key, table in (('input_quantizer', ACT_QUANTIZERS),
+                           ('weight_quantizer', WEIGHT_QUANTIZERS)):
+            name = node.get(key)
+            name = name.get('type') if isinstance(name, dict) else name
+            if isinstance(name, str) and name not in table:
+                raise ValueError(f'{path}.{key}: unknown quantizer {name!r}'
+                                 f'{_did_you_mean(name, table)}; valid: {", ".join(sorted(table))}')
         if issubclass(cls, RBOConv):
             defaults = {k: p.default for k, p in inspect.signature(RBOConv.__init__)
                         .parameters.items() if k in ('lam', 'beta', 'tau', 'mask_mode')}

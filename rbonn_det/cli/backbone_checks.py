@@ -13,7 +13,7 @@ import os.path as osp
 
 import torch
 
-from .checkpoint_checks import check_checkpoint
+from ..utils.checkpoint_checks import check_checkpoint
 
 SCRATCH = ('or train the backbone from scratch with --cfg-options model.backbone.init_cfg=None '
            'model.backbone.frozen_stages=-1 model.backbone.norm_eval=False')

@@ -36,12 +36,12 @@ def check_config(cfg, train: bool = True, data_files: bool = True) -> None:
 
     - data: roots exist and are not empty, annotation files exist; with
       ``data_files`` also that they parse and the images they list exist
-      (:mod:`rbonn_det.utils.data_checks`);
+      (:mod:`rbonn_det.cli.data_checks`);
     - the model's num_classes matches the data set's classes;
     - binary-conv options are known and RBO values in range
-      (:mod:`rbonn_det.utils.option_checks`); RBO paramwise_cfg keys are known;
+      (:mod:`rbonn_det.cli.option_checks`); RBO paramwise_cfg keys are known;
     - training: the backbone starts from a pretrained file that exists and fits
-      it, or trains every layer (:mod:`rbonn_det.utils.backbone_checks`).
+      it, or trains every layer (:mod:`rbonn_det.cli.backbone_checks`).
 
     Args:
         cfg (Config): the merged config (after --cfg-options).

@@ -19,15 +19,13 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..binary import BinaryConv2d
-from ..binary.quantizers import RealInput
-from .pack import PackedBinaryConv2d
+from ..binary import has_binary_input, is_binary_layer
 from .params import count_parameters
 
 
 def _is_binary(module: nn.Module) -> bool:
-    return (isinstance(module, (BinaryConv2d, PackedBinaryConv2d))
-            and not isinstance(module.input_quantizer, RealInput))
+    """A 1-bit layer with binary inputs: XNOR + popcount (BOPs)."""
+    return is_binary_layer(module) and has_binary_input(module)
 
 
 def _macs(module: nn.Module, output: torch.Tensor) -> int:
@@ -93,22 +91,3 @@ def complexity_by_part(model: nn.Module, run: Callable[[], object]) -> "OrderedD
 def _entry(flops, bops, bits, real_bits):
     return dict(flops=flops, bops=bops, ops=bops / 64 + flops, bits=bits,
                 real_flops=flops + bops, real_ops=flops + bops, real_bits=real_bits)
-
-
-def format_complexity_table(parts: dict, title: str = '') -> str:
-    """The table BNN papers print: BOPs (1e9), FLOPs (1e8), OPs (1e8), memory
-    (Mbit), for the 1-bit model and its real-valued twin, plus the savings."""
-    head = (f'{"part":<10}{"BOPs 1e9":>10}{"FLOPs 1e8":>11}{"OPs 1e8":>10}{"memory Mbit":>13}'
-            f'{"| real OPs 1e8":>15}{"real Mbit":>11}{"OPs saving":>12}{"memory saving":>15}')
-    rows = [title, head] if title else [head]
-    for name, e in parts.items():
-        rows.append(
-            f'{name:<10}{e["bops"] / 1e9:>10.3f}{e["flops"] / 1e8:>11.3f}{e["ops"] / 1e8:>10.3f}'
-            f'{e["bits"] / 1e6:>13.2f}{"| ":>5}{e["real_ops"] / 1e8:>10.3f}'
-            f'{e["real_bits"] / 1e6:>11.2f}{_ratio(e["real_ops"], e["ops"]):>12}'
-            f'{_ratio(e["real_bits"], e["bits"]):>15}')
-    return '\n'.join(rows)
-
-
-def _ratio(a, b) -> str:
-    return f'{a / b:.2f}x' if b else '-'

@@ -6,7 +6,8 @@ Two sources:
   binary_conv.{weight,scale_factor,u}, bn1, move1, prelu, move2, downsample.{1,2}}``,
   ``fc``. Only ``scale_factor`` is renamed (to ``scale``); ``fc`` is dropped.
 - a detector trained here: the ``backbone.`` part of its state dict.
-The recurrent state (``prev_grad``) is never carried over: it starts empty.
+Training state a layer declares (RBO's ``prev_grad``) is never carried over: it
+starts empty.
 """
 import os
 import re
@@ -15,8 +16,11 @@ from typing import Optional
 
 import torch
 
-from .checkpoint_checks import check_checkpoint
-from .io import atomic_torch_save
+from ..binary import training_state_buffers
+from ..utils.checkpoint_checks import check_checkpoint
+from ..deploy.checkpoint import is_packed
+from ..models import BiResNet
+from ..utils.io import atomic_torch_save
 
 
 class ConversionError(ValueError):
@@ -46,7 +50,6 @@ def detect_layout(state: dict) -> str:
 
 
 def detect_depth(state: dict) -> int:
-    from ..models import BiResNet
     blocks = []
     for s in range(1, 5):
         idx = {int(m.group(1)) for k in state
@@ -70,7 +73,6 @@ def convert_state_dict(source, depth: Optional[int] = None):
         ConversionError: unrecognised layout, depth mismatch or a shape mismatch
             (naming the first offending key).
     """
-    from ..models import BiResNet
     state = _unwrap(source)
     layout = detect_layout(state)
     if layout == 'detector':
@@ -81,13 +83,14 @@ def convert_state_dict(source, depth: Optional[int] = None):
         raise ConversionError(f'the checkpoint is a ResNet-{found} (blocks per stage '
                               f'{BiResNet.arch_settings[found]}), not ResNet-{depth}; use a '
                               f'depth={found} backbone or the matching checkpoint')
-    target = {k: v for k, v in BiResNet(depth=found).state_dict().items()
-              if not k.endswith('prev_grad')}
+    backbone = BiResNet(depth=found)
+    training_state = {name for name, _ in training_state_buffers(backbone)}
+    target = {k: v for k, v in backbone.state_dict().items() if k not in training_state}
     out, dropped = OrderedDict(), []
     for key, value in state.items():
         new = re.sub(r'binary_conv\.scale_factor$', 'binary_conv.scale', key)
-        if key.endswith('prev_grad'):
-            dropped.append(key)  # recurrent state starts empty
+        if new in training_state:
+            dropped.append(key)  # training state starts empty
             continue
         if new not in target:
             dropped.append(key)
@@ -104,7 +107,6 @@ def convert_state_dict(source, depth: Optional[int] = None):
 
 def convert_file(src: str, dst: str, depth: Optional[int] = None) -> dict:
     """Convert SRC into a backbone checkpoint at DST (written atomically)."""
-    from ..deploy.pack import is_packed  # deploy imports utils: import here
     try:
         check_checkpoint(src)  # missing, not a torch file, truncated, unsafe: one clear line
     except (FileNotFoundError, ValueError) as e:
@@ -126,13 +128,3 @@ def convert_file(src: str, dst: str, depth: Optional[int] = None) -> dict:
         source=os.path.basename(src), layout=report['layout'],
         backbone=f'BiResNet(depth={report["depth"]})')), dst)
     return report
-
-
-def format_report(report: dict) -> str:
-    lines = [f'layout: {report["layout"]}, BiResNet depth {report["depth"]}',
-             f'converted: {len(report["converted"])} tensors',
-             f'dropped: {len(report["dropped"])} ' + (str(report['dropped'][:8]) + (
-                 ' ...' if len(report['dropped']) > 8 else '') if report['dropped'] else ''),
-             f'missing (left at their initialisation): {len(report["missing"])} ' + (
-                 str(report['missing'][:8]) if report['missing'] else '')]
-    return '\n'.join(lines)

@@ -1,29 +1,24 @@
 """Packing and loading whole detectors built from mmdet configs."""
 import os
-from typing import List, Union
+from typing import Union
 
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from torch import nn
 
+from ..deploy.checkpoint import (PackedCheckpointError, load_packed, pack_state_dict, read_packed,
+                                 size_report)
 from ..utils.io import atomic_torch_save
-from .pack import (PackedCheckpointError, format_size_report, load_packed, pack_state_dict,
-                   read_packed, size_report)
+from .build import build_model
 
 
-def build_detector(cfg: Config) -> nn.Module:
-    """The (randomly initialised) model of ``cfg``, in the config's registry scope."""
-    from mmdet.registry import MODELS
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    return MODELS.build(cfg.model)
-
-
-def pack_checkpoint(cfg: Union[str, Config], checkpoint: str, out: str) -> List[str]:
+def pack_checkpoint(cfg: Union[str, Config], checkpoint: str, out: str) -> dict:
     """Pack a training ``checkpoint`` of ``cfg``'s detector into ``out``.
 
     Returns:
-        list[str]: the size report (packed vs theoretical size, savings).
+        dict: :func:`~rbonn_det.deploy.checkpoint.size_report` of the packed file
+        plus ``file_bytes`` (its size on disk) and ``reference_bytes`` (what it
+        replaces: the fp32 model with the same tensors, the training checkpoint).
 
     Raises:
         FileNotFoundError: ``checkpoint`` does not exist.
@@ -33,7 +28,7 @@ def pack_checkpoint(cfg: Union[str, Config], checkpoint: str, out: str) -> List[
     cfg = Config.fromfile(cfg) if isinstance(cfg, str) else cfg
     if not os.path.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
-    model = build_detector(cfg)
+    model = build_model(cfg)
     try:
         source = load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
                                  logger='silent')
@@ -47,9 +42,9 @@ def pack_checkpoint(cfg: Union[str, Config], checkpoint: str, out: str) -> List[
                           config=os.path.basename(cfg.filename or ''),
                           dataset_meta=meta.get('dataset_meta'))
     atomic_torch_save(packed, out)
-    fp32_bytes = size_report(packed)['fp32_bits'] // 8
-    return format_size_report(size_report(packed), os.path.getsize(out), {
-        'fp32 model (same tensors, binary weights as fp32)': fp32_bytes,
+    report = size_report(packed)
+    return dict(report, file_bytes=os.path.getsize(out), reference_bytes={
+        'fp32 model (same tensors, binary weights as fp32)': report['fp32_bits'] // 8,
         f'training checkpoint {os.path.basename(checkpoint)}': os.path.getsize(checkpoint)})
 
 
@@ -64,7 +59,7 @@ def init_packed_detector(cfg: Union[str, Config], packed: str,
     """
     cfg = Config.fromfile(cfg) if isinstance(cfg, str) else cfg
     data = read_packed(packed)
-    model = load_packed(build_detector(cfg), data)
+    model = load_packed(build_model(cfg), data)
     model.cfg = cfg  # as mmdet.apis.init_detector does
     model.dataset_meta = data['meta'].get('dataset_meta') or {}
     return model.to(device).eval()

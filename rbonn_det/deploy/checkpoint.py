@@ -23,34 +23,15 @@ from typing import Dict, List, Optional
 import torch
 from torch import nn
 
-from ..binary import BinaryConv2d
+from ..binary import BinaryConv2d, binary_layers
+from .bits import pack_bits, unpack_bits  # noqa: F401  (unpack_bits: part of the format)
+from .packed_conv import PackedBinaryConv2d, _signed
 
 PACK_FORMAT = 'rbonn_det.packed.v1'
-_BIT_WEIGHTS = torch.tensor([128, 64, 32, 16, 8, 4, 2, 1], dtype=torch.uint8)
 
 
 class PackedCheckpointError(ValueError):
     """A packed checkpoint cannot be written or does not fit the model."""
-
-
-def pack_bits(bits: torch.Tensor) -> torch.Tensor:
-    """Bool tensor -> uint8 words, 8 bits each, MSB first (as numpy.packbits)."""
-    flat = bits.flatten().to(torch.uint8)
-    pad = (-flat.numel()) % 8
-    flat = torch.cat([flat, flat.new_zeros(pad)]).view(-1, 8)
-    return (flat * _BIT_WEIGHTS).sum(1, dtype=torch.int32).to(torch.uint8)
-
-
-def unpack_bits(words: torch.Tensor, numel: int) -> torch.Tensor:
-    """uint8 words -> the first ``numel`` bits as a bool tensor (inverse of pack_bits)."""
-    shifts = torch.arange(7, -1, -1, dtype=torch.uint8, device=words.device)
-    return ((words.unsqueeze(1) >> shifts) & 1).flatten()[:numel].bool()
-
-
-def binary_conv_layers(model: nn.Module) -> "OrderedDict[str, nn.Module]":
-    """Name -> module of every 1-bit conv (trainable or packed) in ``model``."""
-    return OrderedDict((name, m) for name, m in model.named_modules()
-                       if isinstance(m, (BinaryConv2d, PackedBinaryConv2d)))
 
 
 @torch.no_grad()
@@ -75,18 +56,13 @@ def pack_conv(conv: BinaryConv2d) -> Dict[str, torch.Tensor]:
     return dict(weight_bits=pack_bits(bits), weight_scale=scale)
 
 
-def _signed(bits: torch.Tensor, scale: torch.Tensor, shape) -> torch.Tensor:
-    sign = torch.where(bits.view(shape), 1.0, -1.0).to(scale.dtype)
-    return scale.view(-1, 1, 1, 1) * sign
-
-
 def pack_state_dict(model: nn.Module) -> dict:
     """The packed checkpoint of ``model``: ``{'meta': ..., 'state_dict': ...}``.
 
     ``meta['layers']`` lists each 1-bit conv's name, type and weight shape, so a
     loader can tell whether a config builds the same network.
     """
-    binary = binary_conv_layers(model)
+    binary = binary_layers(model)
     state = OrderedDict()
     layers = OrderedDict()
     dropped = set()
@@ -122,54 +98,6 @@ def size_report(packed: dict) -> dict:
     return dict(binary_weights=binary, scales=scales, real_values=real, layers=len(layers),
                 theoretical_bits=32 * real + binary + 32 * scales,
                 fp32_bits=32 * (real + binary + scales))
-
-
-class PackedBinaryConv2d(nn.Conv2d):
-    """Inference-only 1-bit conv loaded from a packed checkpoint.
-
-    Holds the packed signs and per-channel scales as buffers and the unpacked
-    ``W_b`` as a non-persistent cache (rebuilt on every state-dict load), so its
-    forward is exactly the trained conv's evaluation forward.
-
-    Args:
-        conv (BinaryConv2d): the conv it replaces (geometry, bias, input quantizer).
-    """
-
-    def __init__(self, conv: BinaryConv2d):
-        super().__init__(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                         conv.padding, conv.dilation, conv.groups, conv.bias is not None,
-                         conv.padding_mode, device='meta')
-        shape = tuple(conv.weight.shape)
-        device = conv.weight.device
-        del self.weight
-        if conv.bias is not None:
-            self.bias = nn.Parameter(torch.zeros(conv.out_channels, device=device),
-                                     requires_grad=False)
-        self.weight_shape = shape
-        self.source_type = type(conv).__name__
-        self.input_quantizer = conv.input_quantizer
-        self.register_buffer('weight_bits', pack_bits(torch.ones(shape, dtype=torch.bool))
-                             .to(device))
-        self.register_buffer('weight_scale', torch.ones(shape[0], device=device))
-        self.register_buffer('weight', torch.zeros(shape, device=device), persistent=False)
-        self.unpack()
-
-    @torch.no_grad()
-    def unpack(self) -> None:
-        """Rebuild the cached ``W_b`` from ``weight_bits`` and ``weight_scale``."""
-        bits = unpack_bits(self.weight_bits, math.prod(self.weight_shape))
-        self.weight = _signed(bits, self.weight_scale, self.weight_shape).to(
-            self.weight_scale.device)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-        self.unpack()
-
-    def forward(self, x):
-        return self._conv_forward(self.input_quantizer(x), self.weight, self.bias)
-
-    def extra_repr(self):
-        return super().extra_repr() + f', packed from {self.source_type}'
 
 
 def read_packed(path: str) -> dict:
@@ -236,7 +164,7 @@ def load_packed(model: nn.Module, packed: dict) -> nn.Module:
     """
     fix = ('the config must build the network the file was packed from: pass that '
            'config (or re-pack the checkpoint with this config)')
-    layers = binary_conv_layers(model)
+    layers = binary_layers(model)
     problem = _layer_mismatch(layers, packed['meta']['layers'])
     if problem:
         raise PackedCheckpointError(f'{problem}; {fix}')
@@ -263,18 +191,3 @@ def peek_is_packed(path: str) -> bool:
         return is_packed(torch.load(path, map_location='cpu', weights_only=True, mmap=True))
     except Exception:  # not a torch zip file: certainly not packed
         return False
-
-
-def format_size_report(report: dict, file_bytes: int, reference: Dict[str, int]) -> List[str]:
-    """Lines for the pack tool: counts, file vs theoretical size, savings."""
-    theo = report['theoretical_bits'] / 8
-    lines = [
-        f'{report["layers"]} 1-bit convs: {report["binary_weights"]:,} binary weights '
-        f'(1 bit each) + {report["scales"]:,} scales (fp32)',
-        f'real-valued tensors: {report["real_values"]:,} values (fp32)',
-        f'packed file {file_bytes / 1e6:.2f} MB; theoretical {theo / 1e6:.2f} MB '
-        '(32 bits per real value + 1 bit per binary weight + 32 bits per scale): '
-        f'{file_bytes / theo:.4f}x (limit 1.05x)']
-    for what, size in reference.items():
-        lines.append(f'{what} {size / 1e6:.2f} MB -> {size / file_bytes:.1f}x smaller')
-    return lines

@@ -8,7 +8,7 @@ import sys
 from mmengine.config import Config, DictAction
 
 from .cfg_option_checks import check_cfg_options
-from .checkpoint_checks import check_checkpoint
+from ..utils.checkpoint_checks import check_checkpoint
 from .config_checks import check_config
 
 
@@ -35,7 +35,7 @@ def load_config(args) -> Config:
     """Config from file + --cfg-options + launcher + work_dir (default work_dirs/NAME).
 
     A --cfg-options key the config does not have ends the tool with one line
-    (:mod:`rbonn_det.utils.cfg_option_checks`).
+    (:mod:`rbonn_det.cli.cfg_option_checks`).
     """
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher

@@ -1,0 +1,6 @@
+"""Model accounting: binary vs real parameters and paper-style operation counts
+(BOPs / FLOPs / OPs), per part. Functions return data; the tools format it."""
+from .complexity import complexity_by_part, count_operations
+from .params import count_parameters
+
+__all__ = ['complexity_by_part', 'count_operations', 'count_parameters']
