@@ -1,6 +1,7 @@
 """The method itself and the 1-bit layer interface, pure PyTorch (imports nothing
 from mmdet or mmengine)."""
-from .conv import BiRealConv, BinaryConv2d, RBOConv, ReActConv, XNORConv
+from .conv import (BiRealConv, BinaryConv2d, RBOConv, ReActConv, XNORConv,
+                   refresh_recurrent_directions)
 from .interface import (binary_layers, has_binary_input, is_binary_layer, rbo_layers,
                         training_only_parameter_ids, training_state_buffers)
 from .layers import LearnableBias, RPReLU
@@ -8,7 +9,7 @@ from .quantizers import (ACT_QUANTIZERS, WEIGHT_QUANTIZERS, ApproxSign, Bilinear
                          BiRealWeight, RealInput, SignWeight, STESign, StoredBinaryWeight,
                          WeightQuantizer, XNORWeight, approx_sign, ste_sign)
 from .rbo import (BilinearBinarize, bilinear_binarize, bilinear_term, check_rbo_options,
-                  drelu_mask, recurrent_weight)
+                  drelu_mask, drelu_masks, recurrent_weight)
 from .sign import binary_sign
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     'WEIGHT_QUANTIZERS', 'ApproxSign', 'STESign', 'RealInput', 'WeightQuantizer', 'SignWeight',
     'XNORWeight', 'BiRealWeight', 'BilinearWeight', 'StoredBinaryWeight', 'approx_sign',
     'ste_sign', 'binary_sign', 'BilinearBinarize', 'bilinear_binarize', 'bilinear_term',
-    'check_rbo_options', 'drelu_mask', 'recurrent_weight'
+    'check_rbo_options', 'drelu_mask', 'drelu_masks', 'recurrent_weight',
+    'refresh_recurrent_directions'
 ]

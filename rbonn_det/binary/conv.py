@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from .quantizers import ACT_QUANTIZERS, WEIGHT_QUANTIZERS, BilinearWeight, build_quantizer
-from .rbo import bilinear_term, check_rbo_options, drelu_mask, recurrent_weight
+from .rbo import (bilinear_term, check_rbo_options, drelu_mask, drelu_masks,
+                  recurrent_weight)
 
 
 class BinaryConv2d(nn.Conv2d):
@@ -173,6 +174,7 @@ class RBOConv(BinaryConv2d):
         self.scale = nn.Parameter(torch.randn(channel_shape))
         self.u = nn.Parameter(torch.full(channel_shape, float(u_init)))
         self.register_buffer('prev_grad', torch.zeros_like(self.weight))
+        self._direction, self._direction_key = None, None
 
     @property
     def alpha(self) -> torch.Tensor:
@@ -191,6 +193,37 @@ class RBOConv(BinaryConv2d):
             return self.weight
         return recurrent_weight(self.weight, self.u, self.drelu_mask(), self.prev_grad)
 
+    def binary_weight(self) -> torch.Tensor:
+        """W_b; in training with the recurrent step folded into the same autograd
+        node (:class:`~rbonn_det.binary.rbo.BilinearBinarize`)."""
+        if not self.training:
+            return self.weight_quantizer(self.weight, self.alpha)
+        return self.weight_quantizer(self.weight, self.alpha, u=self.u,
+                                     neg_direction=self.recurrent_neg_direction())
+
+    def _state_key(self) -> tuple:
+        # in-place updates (optimizer steps, prev_grad copies, loads) bump _version;
+        # .data swaps (EMA) change the storage
+        return tuple((t.data_ptr(), t._version) for t in
+                     (self.weight, self.scale, self.prev_grad)) + (self.tau, self.mask_mode)
+
+    def recurrent_neg_direction(self) -> torch.Tensor:
+        """-M * G_prev (W_eff = W + u * this). It changes only when W, s or the
+        stored gradient do (an optimizer step), so it is cached: the optimizer
+        wrapper refreshes every layer's at once after each step
+        (:func:`refresh_recurrent_directions`); anything else recomputes it here."""
+        if torch.compiler.is_compiling():  # traced: part of the graph (no cache, no break)
+            with torch.no_grad():
+                return self.drelu_mask().mul(self.prev_grad).neg_()
+        if self._direction is None or self._direction_key != self._state_key():
+            with torch.no_grad():
+                self.set_recurrent_neg_direction(self.drelu_mask().mul(self.prev_grad).neg_())
+        return self._direction
+
+    def set_recurrent_neg_direction(self, neg_direction: torch.Tensor) -> None:
+        """Cache -M * G_prev (computed without autograd) for the current W, s, G_prev."""
+        self._direction, self._direction_key = neg_direction, self._state_key()
+
     def bilinear_term(self) -> torch.Tensor:
         """lam/2 * ||W - alpha*beta*sign(W)||^2 for monitoring (no graph)."""
         with torch.no_grad():
@@ -200,6 +233,21 @@ class RBOConv(BinaryConv2d):
     def reset_recurrent_state(self) -> None:
         """Forget the previous gradient (the next forward uses W_eff = W)."""
         self.prev_grad.zero_()
+
+
+@torch.no_grad()
+def refresh_recurrent_directions(layers) -> None:
+    """D = M * G_prev of many RBO layers in one pass (masks ranked together,
+    :func:`~rbonn_det.binary.rbo.drelu_masks`), cached in each layer. Called by the
+    optimizer wrapper after every step; results equal each layer's own."""
+    for mode in {layer.mask_mode for layer in layers}:
+        group = [layer for layer in layers if layer.mask_mode == mode]
+        masks = drelu_masks([layer.scale for layer in group], [layer.weight for layer in group],
+                            [layer.tau for layer in group], mode)
+        directions = torch._foreach_mul([layer.prev_grad for layer in group], masks)
+        torch._foreach_neg_(directions)
+        for layer, direction in zip(group, directions):
+            layer.set_recurrent_neg_direction(direction)
 
     def extra_repr(self):
         return (super().extra_repr() + f', tau={self.tau}, mask_mode={self.mask_mode!r}')

@@ -32,16 +32,17 @@ def _sign_function(name: str, surrogate, doc: str):
 
     def backward(ctx, grad_out):
         (x, ) = ctx.saved_tensors
-        return grad_out * surrogate(x).to(grad_out.dtype)
+        return grad_out * surrogate(x)
 
     return type(name, (Function, ), dict(forward=staticmethod(forward),
                                          backward=staticmethod(backward), __doc__=doc))
 
 
-# Bi-Real: d/dx = 2 + 2x on [-1, 0), 2 - 2x on [0, 1), 0 elsewhere == 2 - 2|x| on [-1, 1).
+# Bi-Real: d/dx = 2 + 2x on [-1, 0), 2 - 2x on [0, 1), 0 elsewhere == 2 - 2|x| on [-1, 1),
+# which is max(2 - 2|x|, 0) everywhere (0 at |x| = 1 either way): fewer ops, same values.
 _ApproxSignFunction = _sign_function(
     '_ApproxSignFunction',
-    lambda x: torch.where((x >= -1) & (x < 1), 2 - 2 * x.abs(), 0.0),
+    lambda x: (2 - 2 * x.abs()).clamp_min_(0),
     'sign forward; Bi-Real piecewise-quadratic backward (docs/method.md).')
 # BNN / XNOR-Net: straight-through, clipped at |x| <= 1.
 _STESignFunction = _sign_function(
@@ -133,10 +134,12 @@ class BilinearWeight(WeightQuantizer):
         super().__init__()
         self.beta, self.lam = beta, lam
 
-    def forward(self, weight, scale=None):
+    def forward(self, weight, scale=None, u=None, neg_direction=None):
+        """``u`` and ``neg_direction`` (RBOConv in training): the recurrent step
+        W + u * neg_direction, folded into the same autograd node."""
         if scale is None:
             raise ValueError('BilinearWeight needs the per-channel scale alpha (RBOConv passes it)')
-        return bilinear_binarize(weight, scale, self.beta, self.lam)
+        return bilinear_binarize(weight, scale, self.beta, self.lam, u, neg_direction)
 
     def extra_repr(self):
         return f'beta={self.beta}, lam={self.lam}'

@@ -41,43 +41,52 @@ def check_rbo_options(lam: float = 1e-4, beta: float = 0.02, tau: float = 0.6,
 
 
 class BilinearBinarize(Function):
-    """RBO bilinear weight binarization.
+    """RBO bilinear weight binarization, with the recurrent step folded in.
 
-    Forward: ``W_b = alpha * beta * sign(W)``.
-    Backward (g = dL/dW_b), exactly as docs/method.md:
+    Forward: ``W_eff = W + u * N`` with ``N = -M * G_prev`` (a constant; skipped
+    when ``neg_direction`` is None) and ``W_b = alpha * beta * sign(W_eff)``.
+    Backward (g = dL/dW_b), exactly as docs/method.md, with W_eff in place of W:
 
-    - ``dW     = g * alpha + lam * (W - beta*sign(W)*alpha)``
-    - ``dalpha = sum(g * W) - lam * sum((W - beta*sign(W)*alpha) * beta*sign(W))``
+    - ``dW     = g * alpha + lam * (W_eff - beta*sign(W_eff)*alpha)``
+    - ``dalpha = sum(g * W_eff) - lam * sum((W_eff - beta*sign(W_eff)*alpha) * beta*sign(W_eff))``
+    - ``du     = sum(dW * N) = -sum(dW * M * G_prev)`` (dL/dW_eff passes to W unchanged)
 
-    sums over (Ci, k, k). alpha has shape (Co, 1, 1, 1).
-    Computed with fewer passes over W: ``W - beta*sign(W)*alpha`` is ``W - W_b``
-    (W_b is kept for the conv's backward anyway), and since sign(W)^2 = 1 and
-    W*sign(W) = |W|, the second sum is ``beta*sum|W| - alpha*beta^2*n``.
+    sums over (Ci, k, k). alpha and u have shape (Co, 1, 1, 1).
+    Fewer operations: ``W_eff - beta*sign(W_eff)*alpha`` is ``W_eff - W_b``, kept from
+    the forward; since sign^2 = 1 and W*sign(W) = |W|, the second sum is
+    ``beta*sum|W_eff| - alpha*beta^2*n``. One autograd node per conv (the recurrent
+    step used to add its own): the training step is bound by operation dispatch
+    on GPUs at these sizes, so every operation counts.
     """
 
     @staticmethod
-    def forward(ctx, weight, alpha, beta: float, lam: float):
-        binary = binary_sign(weight).mul_(alpha * beta)
-        ctx.save_for_backward(weight, alpha, binary)
+    def forward(ctx, weight, alpha, beta: float, lam: float, u=None, neg_direction=None):
+        if neg_direction is not None:
+            weight = torch.addcmul(weight, u, neg_direction)
+        binary = binary_sign(weight).mul_(alpha).mul_(beta)
+        ctx.save_for_backward(weight, alpha, weight - binary, neg_direction)
         ctx.beta, ctx.lam = beta, lam
         return binary
 
     @staticmethod
     def backward(ctx, grad_out):
-        weight, alpha, binary = ctx.saved_tensors
+        weight, alpha, residual, neg_direction = ctx.saved_tensors
         beta, lam = ctx.beta, ctx.lam
-        co = weight.shape[0]
-        grad_weight = torch.addcmul((weight - binary).mul_(lam), grad_out, alpha)
-        w2d = weight.reshape(co, -1)
-        coupling = torch.linalg.vecdot(grad_out.reshape(co, -1), w2d)  # sum(g * W)
-        l1 = torch.linalg.vector_norm(w2d, ord=1, dim=1)  # sum|W|
-        alpha1d = alpha.reshape(co)
-        grad_alpha = coupling - lam * (beta * l1 - alpha1d * (beta * beta * w2d.shape[1]))
-        return grad_weight, grad_alpha.reshape(alpha.shape), None, None
+        dims = tuple(range(1, weight.dim()))
+        grad_weight = torch.addcmul(residual * lam, grad_out, alpha)
+        coupling = (grad_out * weight).sum(dims, keepdim=True)  # sum(g * W)
+        l1 = torch.linalg.vector_norm(weight, ord=1, dim=dims, keepdim=True)  # sum|W|
+        n = weight.numel() // weight.shape[0]
+        grad_alpha = torch.add(coupling, alpha, alpha=lam * beta * beta * n).sub_(l1, alpha=lam * beta)
+        grad_u = None
+        if neg_direction is not None:
+            grad_u = (grad_weight * neg_direction).sum(dims, keepdim=True)
+        return grad_weight, grad_alpha, None, None, grad_u, None
 
 
-def bilinear_binarize(weight, alpha, beta: float, lam: float):
-    return BilinearBinarize.apply(weight, alpha, beta, lam)
+def bilinear_binarize(weight, alpha, beta: float, lam: float, u=None, neg_direction=None):
+    """W_b of :class:`BilinearBinarize` (with the recurrent step W + u * neg_direction)."""
+    return BilinearBinarize.apply(weight, alpha, beta, lam, u, neg_direction)
 
 
 def bilinear_term(weight, alpha, beta: float, lam: float) -> torch.Tensor:
@@ -128,3 +137,62 @@ def drelu_mask(alpha: torch.Tensor, weight: torch.Tensor, tau: float,
 def recurrent_weight(weight, u, mask, prev_grad):
     """W_eff = W - u * M * G_prev; G_prev carries no graph (a constant)."""
     return torch.addcmul(weight, u * mask, prev_grad.detach(), value=-1)
+
+
+def _segment_ranks(values: torch.Tensor, segment: torch.Tensor, starts: torch.Tensor):
+    """0-based ascending rank of each entry within its segment (ties: lower index
+    first), for all segments in one pass: a stable sort by value, then a stable
+    sort of that order by segment. ``starts``: each entry's segment start."""
+    order = torch.argsort(values, stable=True)
+    order = order[torch.argsort(segment[order], stable=True)]
+    position = torch.empty_like(order)
+    position[order] = torch.arange(values.numel(), device=values.device)
+    return position - starts
+
+
+@torch.no_grad()
+def drelu_masks(scales, weights, taus, mode: str = 'paper'):
+    """:func:`drelu_mask` of many layers in one pass (equal results, alpha = |s|):
+    the layers' channels are concatenated and ranked per layer together, so the
+    number of operations per optimizer step barely grows with the number of layers.
+
+    Args:
+        scales (list[Tensor]): per layer s, shape (Co, 1, 1, 1).
+        weights (list[Tensor]): per layer latent W (Co, Ci, k, k); paper mode only.
+        taus (list[float]): per layer density threshold.
+        mode (str): as drelu_mask, the same for every layer.
+
+    Returns:
+        list[Tensor]: per layer the 0/1 mask (Co, 1, 1, 1) in alpha's dtype.
+    """
+    if mode not in MASK_MODES:
+        raise ValueError(f'mask_mode must be one of {MASK_MODES}, got {mode!r}')
+    sizes = [s.shape[0] for s in scales]
+    alpha = torch.cat(scales).view(-1).abs()
+    segment, starts, cut = _segments(sizes, taus, mode, alpha.device)
+    if mode == 'paper':
+        l1 = torch.cat([torch.linalg.vector_norm(w, ord=1, dim=(1, 2, 3)) for w in weights])
+        small_scale = _segment_ranks(torch.reciprocal(alpha), segment, starts) >= cut
+        large_l1 = _segment_ranks(l1, segment, starts) >= cut
+        mask = small_scale & ~large_l1
+    else:  # the released rule: a sorted position's channel index against the cut
+        order = torch.argsort(alpha, stable=True)
+        order = order[torch.argsort(segment[order], stable=True)]
+        mask = (order - starts) < cut
+    return list(mask.to(alpha.dtype).view(-1, 1, 1, 1).split(sizes))
+
+
+_SEGMENTS = {}  # (sizes, taus, mode, device) -> per-channel layer id, layer start, cut
+
+
+def _segments(sizes, taus, mode, device):
+    """Per channel of the concatenation: its layer, its layer's first index and the
+    layer's cut (int(Co * tau) paper, int(Co * (1 - tau)) released). Cached: the
+    layers of a model do not change between steps."""
+    key = (tuple(sizes), tuple(taus), mode, device)
+    if key not in _SEGMENTS:
+        layer = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+        first = torch.tensor([sum(sizes[:i]) for i in range(len(sizes))])
+        cut = torch.tensor([int(n * (t if mode == 'paper' else 1 - t)) for n, t in zip(sizes, taus)])
+        _SEGMENTS[key] = (layer.to(device), first[layer].to(device), cut[layer].to(device))
+    return _SEGMENTS[key]

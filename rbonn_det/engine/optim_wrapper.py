@@ -20,7 +20,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from torch import nn
 
-from ..binary import RBOConv, rbo_layers
+from ..binary import RBOConv, rbo_layers, refresh_recurrent_directions
 from .nonfinite import NonFiniteSkip
 
 
@@ -65,6 +65,8 @@ class RBOGradientHandoff:
     def step(self, **kwargs) -> None:
         super().step(**kwargs)
         self._store_prev_grads()
+        if self._rbo_convs:  # W, s and G_prev changed: next forward's M * G_prev, all at once
+            refresh_recurrent_directions(self._rbo_convs)
 
     @torch.no_grad()
     def _store_prev_grads(self) -> None:
