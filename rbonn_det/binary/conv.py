@@ -209,9 +209,11 @@ class RBOConv(BinaryConv2d):
 
     def recurrent_neg_direction(self) -> torch.Tensor:
         """-M * G_prev (W_eff = W + u * this). It changes only when W, s or the
-        stored gradient do (an optimizer step), so it is cached: the optimizer
-        wrapper refreshes every layer's at once after each step
-        (:func:`refresh_recurrent_directions`); anything else recomputes it here."""
+        stored gradient do, so it is cached: the optimizer wrapper computes every
+        layer's at once before each training forward
+        (:func:`refresh_recurrent_directions`). Without the wrapper it is recomputed
+        here when W, s or G_prev changed in place or were swapped (writes through
+        ``.data`` bump no version counter: they are seen only through the wrapper)."""
         if torch.compiler.is_compiling():  # traced: part of the graph (no cache, no break)
             with torch.no_grad():
                 return self.drelu_mask().mul(self.prev_grad).neg_()
@@ -237,9 +239,9 @@ class RBOConv(BinaryConv2d):
 
 @torch.no_grad()
 def refresh_recurrent_directions(layers) -> None:
-    """D = M * G_prev of many RBO layers in one pass (masks ranked together,
+    """-M * G_prev of many RBO layers in one pass (masks ranked together,
     :func:`~rbonn_det.binary.rbo.drelu_masks`), cached in each layer. Called by the
-    optimizer wrapper after every step; results equal each layer's own."""
+    optimizer wrapper before every training forward; results equal each layer's own."""
     for mode in {layer.mask_mode for layer in layers}:
         group = [layer for layer in layers if layer.mask_mode == mode]
         masks = drelu_masks([layer.scale for layer in group], [layer.weight for layer in group],

@@ -58,15 +58,17 @@ class RBOGradientHandoff:
 
     @contextmanager
     def optim_context(self, model: nn.Module):
+        # entered by train_step before every forward: the recurrent directions
+        # -M * G_prev of all layers at once, from W, s and G_prev as they are now
         self.bind(model)
+        if self._rbo_convs:
+            refresh_recurrent_directions(self._rbo_convs)
         with super().optim_context(model):
             yield
 
     def step(self, **kwargs) -> None:
         super().step(**kwargs)
         self._store_prev_grads()
-        if self._rbo_convs:  # W, s and G_prev changed: next forward's M * G_prev, all at once
-            refresh_recurrent_directions(self._rbo_convs)
 
     @torch.no_grad()
     def _store_prev_grads(self) -> None:

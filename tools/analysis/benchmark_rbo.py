@@ -52,10 +52,17 @@ def step(model, wrapper, x):
 
 def count_step_ops(model, wrapper, x) -> dict:
     """Dispatched aten ops of one steady-state step (after one step: previous
-    gradients stored, cached recurrent directions fresh)."""
+    gradients stored): forward + backward as train_step runs them (in the wrapper's
+    optim_context, where RBO computes its recurrent directions), and the whole step
+    (plus the optimizer and the wrappers' work after backward)."""
     step(model, wrapper, x)
-    fwd_bwd = count_dispatched_ops(
-        lambda: sum(o.float().pow(2).mean() for o in model(x)).backward())
+
+    def forward_backward():
+        with wrapper.optim_context(model):
+            loss = sum(o.float().pow(2).mean() for o in model(x))
+        loss.backward()
+
+    fwd_bwd = count_dispatched_ops(forward_backward)
     wrapper.zero_grad()
     whole = count_dispatched_ops(lambda: step(model, wrapper, x))
     return {'forward + backward': sum(fwd_bwd.values()), 'whole step': sum(whole.values())}
