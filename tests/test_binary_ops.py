@@ -3,8 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rbonn_det.binary import (BiRealConv, BinaryConv2d, LearnableBias, RBOConv, RPReLU,
-                              XNORConv, approx_sign, bilinear_binarize, binary_sign,
+from rbonn_det.binary import (BiRealConv, BinaryConv2d, LearnableBias, ReActConv, RBOConv,
+                              RPReLU, XNORConv, approx_sign, bilinear_binarize, binary_sign,
                               drelu_mask)
 
 
@@ -226,38 +226,138 @@ def test_unknown_quantizer_is_a_clear_error():
 
 
 # ---------------------------------------------------------------- baselines
-def test_baselines_share_the_conv_and_differ_only_in_quantizers():
+# Transcriptions of the released training rules (written here from their
+# descriptions in docs/method.md "Baselines"), each step as the released code does it.
+def released_bireal_activation(x):
+    """Bi-Real / ReActNet BinaryActivation: sign forward, piecewise-polynomial
+    surrogate through the detach trick."""
+    out_forward = torch.sign(x)
+    mask1, mask2, mask3 = x < -1, x < 0, x < 1
+    out1 = (-1) * mask1.type(x.dtype) + (x * x + 2 * x) * (1 - mask1.type(x.dtype))
+    out2 = out1 * mask2.type(x.dtype) + (-x * x + 2 * x) * (1 - mask2.type(x.dtype))
+    out3 = out2 * mask3.type(x.dtype) + 1 * (1 - mask3.type(x.dtype))
+    return out_forward.detach() - out3.detach() + out3
+
+
+def released_hard_binary_conv(x, real_weights, padding):
+    """Bi-Real / ReActNet HardBinaryConv."""
+    scaling_factor = real_weights.abs().mean(dim=3, keepdim=True).mean(dim=2, keepdim=True)
+    scaling_factor = scaling_factor.mean(dim=1, keepdim=True).detach()
+    binary_weights_no_grad = scaling_factor * torch.sign(real_weights)
+    cliped_weights = torch.clamp(real_weights, -1.0, 1.0)
+    binary_weights = binary_weights_no_grad.detach() - cliped_weights.detach() + cliped_weights
+    return F.conv2d(x, binary_weights, padding=padding)
+
+
+@pytest.mark.parametrize('cls', [BiRealConv, ReActConv])
+def test_bireal_and_reactnet_follow_released_hard_binary_conv(cls):
     torch.manual_seed(6)
-    x = torch.randn(2, 4, 6, 6)
-    for cls in (XNORConv, BiRealConv):
-        conv = cls(4, 3, 3, padding=1, bias=False)
-        assert type(conv).forward is BinaryConv2d.forward
-        w = conv.weight.detach()
-        alpha = w.abs().mean((1, 2, 3), keepdim=True)
-        torch.testing.assert_close(conv(x), F.conv2d(spec_sign(x), alpha * spec_sign(w), padding=1))
-    # XNOR: alpha detached, clipped STE -> dW = g*alpha*[|W|<=1]; Bi-Real adds alpha's grad
-    wx = torch.randn(2, 3, 1, 1) * 0.5
-    g = torch.randn(2, 3, 1, 1)
-    x_conv = XNORConv(3, 2, 1, bias=False)
-    b_conv = BiRealConv(3, 2, 1, bias=False)
-    for conv in (x_conv, b_conv):
-        with torch.no_grad():
-            conv.weight.copy_(wx)
-        conv.binary_weight().backward(g)
-    a = wx.abs().mean((1, 2, 3), keepdim=True)
-    clip = (wx.abs() <= 1).double()
-    torch.testing.assert_close(x_conv.weight.grad, g * a * clip)
-    extra = (g * spec_sign(wx)).sum((1, 2, 3), keepdim=True) * spec_sign(wx) / 3
-    torch.testing.assert_close(b_conv.weight.grad, g * a * clip + extra)
+    conv = cls(4, 3, 3, padding=1, bias=False)
+    with torch.no_grad():  # some latent weights outside [-1, 1]: the clip must show
+        conv.weight.normal_(std=0.8)
+    assert (conv.weight.abs() > 1).any() and type(conv).forward is BinaryConv2d.forward
+    x = torch.randn(2, 4, 6, 6, requires_grad=True)
+    ref_w = conv.weight.detach().clone().requires_grad_()
+    ref_x = x.detach().clone().requires_grad_()
+    g = torch.randn(2, 3, 6, 6)
+    conv(x).backward(g)
+    ref = released_hard_binary_conv(released_bireal_activation(ref_x), ref_w, padding=1)
+    ref.backward(g)
+    torch.testing.assert_close(conv(x), ref)
+    torch.testing.assert_close(conv.weight.grad, ref_w.grad)  # g * 1{|W|<=1}, no alpha
+    torch.testing.assert_close(x.grad, ref_x.grad)
 
 
-def test_xnor_activation_uses_clipped_ste():
-    conv = XNORConv(1, 1, 1, bias=False)
-    x = torch.tensor([-2.0, -0.5, 0.5, 2.0]).view(1, 1, 2, 2).requires_grad_()
+def released_xnor_step(x, latent, g, padding):
+    """One iteration of the released XNOR-Net port for one conv: BinOp.binarization()
+    (mean-centre over dim 1, clamp, save, binarize), forward with BinActive, backward,
+    BinOp.restore() and updateBinaryGradWeight() (CIFAR_10/util.py).
+    Returns the output, the latent weight after the step's constraint, its gradient
+    and the input's gradient."""
+    w = latent.clone()
+    w = w.add(w.mean(1, keepdim=True).mul(-1).expand_as(w))
+    w = w.clamp(-1.0, 1.0)
+    saved = w.clone()
+    n, s = w[0].nelement(), w.size()
+    m = w.norm(1, 3, keepdim=True).sum(2, keepdim=True).sum(1, keepdim=True).div(n)
+    binary = w.sign().mul(m.expand(s)).requires_grad_()
+    x = x.clone().requires_grad_()
+    act = x.sign()
+    act = x + (act - x).detach()  # BinActive: sign forward ...
+    act.register_hook(lambda grad: grad * ((x.detach() < 1) & (x.detach() > -1)))  # ... clipped STE
+    out = F.conv2d(act, binary, padding=padding)
+    out.backward(g)
+    weight = saved
+    m = weight.norm(1, 3, keepdim=True).sum(2, keepdim=True).sum(1, keepdim=True).div(n)
+    m = m.expand(s).clone()
+    m[weight.lt(-1.0)] = 0
+    m[weight.gt(1.0)] = 0
+    m = m.mul(binary.grad)
+    m_add = weight.sign().mul(binary.grad)
+    m_add = m_add.sum(3, keepdim=True).sum(2, keepdim=True).sum(1, keepdim=True).div(n).expand(s)
+    m_add = m_add.mul(weight.sign())
+    grad = m.add(m_add).mul(1.0 - 1.0 / s[1]).mul(n)
+    return out.detach(), saved, grad, x.grad
+
+
+def test_xnor_follows_released_binop_step():
+    torch.manual_seed(7)
+    conv = XNORConv(4, 3, 3, padding=1, bias=False).train()
+    with torch.no_grad():
+        conv.weight.normal_(std=0.8)
+    latent = conv.weight.detach().clone()
+    x = torch.randn(2, 4, 6, 6, requires_grad=True)
+    g = torch.randn(2, 3, 6, 6)
+    out = conv(x)
+    out.backward(g)
+    ref_out, ref_w, ref_grad, ref_xgrad = released_xnor_step(x.detach(), latent, g, padding=1)
+    assert not torch.equal(ref_w, latent)  # the constraint did something
+    torch.testing.assert_close(conv.weight.detach(), ref_w)  # kept in place, as released
+    torch.testing.assert_close(out, ref_out)
+    torch.testing.assert_close(conv.weight.grad, ref_grad)
+    torch.testing.assert_close(x.grad, ref_xgrad)
+    # evaluation: the released test path's output, parameters untouched
+    conv.eval()
+    with torch.no_grad():
+        conv.weight.copy_(latent)
+        torch.testing.assert_close(conv(x), ref_out)
+    assert torch.equal(conv.weight, latent)
+
+
+def test_xnor_conv_called_twice_in_one_forward():
+    """An RPN conv runs once per FPN level: the constraint is applied once per update,
+    so the second call does not change a weight the first saved for backward."""
+    torch.manual_seed(8)
+    conv = XNORConv(4, 3, 3, padding=1, bias=False).train()
+    with torch.no_grad():
+        conv.weight.normal_(std=0.8)
+    latent = conv.weight.detach().clone()
+    a, b = torch.randn(1, 4, 5, 5), torch.randn(1, 4, 3, 3)
+    (conv(a).sum() + conv(b).sum()).backward()
+    ga = released_xnor_step(a, latent, torch.ones(1, 3, 5, 5), 1)[2]
+    gb = released_xnor_step(b, latent, torch.ones(1, 3, 3, 3), 1)[2]
+    torch.testing.assert_close(conv.weight.grad, ga + gb)
+    with torch.no_grad():  # an optimizer step: the next forward constrains again
+        conv.weight.add_(0.5)
+    stepped = conv.weight.detach().clone()
+    conv(a)
+    torch.testing.assert_close(conv.weight.detach(),
+                               (stepped - stepped.mean(1, keepdim=True)).clamp(-1, 1))
+
+
+def test_real_weight_quantizer_is_step_one_of_the_recipe():
+    """Real weights with binary activations: a 32-bit weight (not a 1-bit layer),
+    the plain gradient."""
+    from rbonn_det.binary import is_binary_layer
+    torch.manual_seed(9)
+    conv = BinaryConv2d(4, 3, 3, padding=1, weight_quantizer='real')
+    assert not is_binary_layer(conv)
+    x = torch.randn(1, 4, 5, 5)
+    torch.testing.assert_close(conv(x), F.conv2d(spec_sign(x), conv.weight, conv.bias, padding=1))
     conv(x).sum().backward()
-    alpha = conv.weight.detach().abs()
-    expect = alpha * spec_sign(conv.weight.detach()) * torch.tensor([0., 1, 1, 0]).view(1, 1, 2, 2)
-    torch.testing.assert_close(x.grad, expect)
+    w = conv.weight.detach().clone().requires_grad_()
+    F.conv2d(spec_sign(x), w, conv.bias.detach(), padding=1).sum().backward()
+    torch.testing.assert_close(conv.weight.grad, w.grad)
 
 
 def test_learnable_bias_and_rprelu():

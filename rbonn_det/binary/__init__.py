@@ -6,7 +6,7 @@ from .interface import (binary_layers, has_binary_input, is_binary_layer, rbo_la
                         training_only_parameter_ids, training_state_buffers)
 from .layers import LearnableBias, RPReLU
 from .quantizers import (ACT_QUANTIZERS, WEIGHT_QUANTIZERS, ApproxSign, BilinearWeight,
-                         BiRealWeight, RealInput, SignWeight, STESign, StoredBinaryWeight,
+                         BiRealWeight, RealInput, RealWeight, SignWeight, STESign, StoredBinaryWeight,
                          WeightQuantizer, XNORWeight, approx_sign, ste_sign)
 from .rbo import (BilinearBinarize, bilinear_binarize, bilinear_term, check_rbo_options,
                   drelu_mask, drelu_masks, recurrent_weight)
@@ -17,7 +17,7 @@ __all__ = [
     'binary_layers', 'has_binary_input', 'is_binary_layer', 'rbo_layers',
     'training_only_parameter_ids', 'training_state_buffers', 'ACT_QUANTIZERS',
     'WEIGHT_QUANTIZERS', 'ApproxSign', 'STESign', 'RealInput', 'WeightQuantizer', 'SignWeight',
-    'XNORWeight', 'BiRealWeight', 'BilinearWeight', 'StoredBinaryWeight', 'approx_sign',
+    'XNORWeight', 'BiRealWeight', 'BilinearWeight', 'RealWeight', 'StoredBinaryWeight', 'approx_sign',
     'ste_sign', 'binary_sign', 'BilinearBinarize', 'bilinear_binarize', 'bilinear_term',
     'check_rbo_options', 'drelu_mask', 'drelu_masks', 'recurrent_weight',
     'refresh_recurrent_directions'

@@ -236,6 +236,9 @@ class RBOConv(BinaryConv2d):
         """Forget the previous gradient (the next forward uses W_eff = W)."""
         self.prev_grad.zero_()
 
+    def extra_repr(self):
+        return (super().extra_repr() + f', tau={self.tau}, mask_mode={self.mask_mode!r}')
+
 
 @torch.no_grad()
 def refresh_recurrent_directions(layers) -> None:
@@ -250,6 +253,3 @@ def refresh_recurrent_directions(layers) -> None:
         torch._foreach_neg_(directions)
         for layer, direction in zip(group, directions):
             layer.set_recurrent_neg_direction(direction)
-
-    def extra_repr(self):
-        return (super().extra_repr() + f', tau={self.tau}, mask_mode={self.mask_mode!r}')

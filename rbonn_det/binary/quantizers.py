@@ -109,19 +109,86 @@ class SignWeight(WeightQuantizer):
         return ste_sign(weight)
 
 
+class _HardBinaryFunction(Function):
+    """mean|W| * sign(W) forward (the scale a constant); backward ``g * 1{|W| <= 1}``.
+    The released Bi-Real / ReActNet ``HardBinaryConv``, which writes it as
+    ``(alpha.detach() * sign(W)).detach() - clamp(W, -1, 1).detach() + clamp(W, -1, 1)``."""
+
+    @staticmethod
+    def forward(ctx, weight):
+        ctx.save_for_backward(weight)
+        return binary_sign(weight).mul_(_channel_mean_abs(weight))
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (weight, ) = ctx.saved_tensors
+        return grad_out * (weight.abs() <= 1)
+
+
+class _XNORFunction(Function):
+    """mean|W| * sign(W) forward; backward the released XNOR-Net port's
+    ``updateBinaryGradWeight`` (docs/method.md, "Baselines")::
+
+        dW = (alpha * 1{|W| <= 1} * g + sign(W) * mean(sign(W) * g)) * (1 - 1/Ci) * n
+
+    means over (Ci, k, k), n = Ci * k * k, Ci the conv's input channels per group.
+    """
+
+    @staticmethod
+    def forward(ctx, weight):
+        alpha = _channel_mean_abs(weight)
+        ctx.save_for_backward(weight, alpha)
+        return binary_sign(weight).mul_(alpha)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        weight, alpha = ctx.saved_tensors
+        sign = binary_sign(weight)
+        dims = tuple(range(1, weight.dim()))
+        n = weight[0].numel()
+        magnitude = grad_out * alpha * (weight.abs() <= 1)
+        grad = magnitude.addcmul_(sign, (sign * grad_out).mean(dims, keepdim=True))
+        return grad.mul_((1.0 - 1.0 / weight.shape[1]) * n)
+
+
+def xnor_center_and_clip(weight: torch.Tensor) -> torch.Tensor:
+    """The XNOR-Net port's latent-weight constraint: subtract the mean over input
+    channels (dim 1), then clamp to [-1, 1]."""
+    return (weight - weight.mean(1, keepdim=True)).clamp_(-1.0, 1.0)
+
+
 class XNORWeight(WeightQuantizer):
-    """alpha * sign(W), alpha = mean|W| per output channel, detached (XNOR-Net)."""
+    """XNOR-Net, as its released PyTorch port trains it (jiecaoyu/XNOR-Net-PyTorch,
+    CIFAR_10/util.py ``BinOp``): before every training forward the latent weight is
+    mean-centred over input channels and clamped to [-1, 1] *in place* (it stays so,
+    as there); then ``alpha * sign(W)`` with alpha = mean|W| per output channel and
+    :class:`_XNORFunction`'s gradient. In evaluation the constraint is applied to a
+    copy (same output as the released test path, parameters untouched)."""
+
+    def __init__(self):
+        super().__init__()
+        self._constrained = None  # (storage, version) of the weight right after our write
 
     def forward(self, weight, scale=None):
-        return _channel_mean_abs(weight).detach() * ste_sign(weight)
+        if not self.training:
+            return _XNORFunction.apply(xnor_center_and_clip(weight))
+        # once per update, as the released loop does before each forward: a conv
+        # called several times in one forward (an RPN conv shared over FPN levels)
+        # must not change a weight that an earlier call saved for backward
+        if self._constrained != (weight.data_ptr(), weight._version):
+            with torch.no_grad():
+                weight.copy_(xnor_center_and_clip(weight))
+            self._constrained = (weight.data_ptr(), weight._version)
+        return _XNORFunction.apply(weight)
 
 
 class BiRealWeight(WeightQuantizer):
-    """alpha * sign(W), alpha = mean|W| per output channel, with its gradient
-    (Bi-Real Net's magnitude-aware weights; ReActNet uses the same)."""
+    """Bi-Real Net / ReActNet's released ``HardBinaryConv``: alpha * sign(W) with
+    alpha = mean|W| per output channel as a constant, gradient ``g * 1{|W| <= 1}``
+    (no alpha factor, no gradient through alpha)."""
 
     def forward(self, weight, scale=None):
-        return _channel_mean_abs(weight) * ste_sign(weight)
+        return _HardBinaryFunction.apply(weight)
 
 
 class BilinearWeight(WeightQuantizer):
@@ -145,6 +212,16 @@ class BilinearWeight(WeightQuantizer):
         return f'beta={self.beta}, lam={self.lam}'
 
 
+class RealWeight(WeightQuantizer):
+    """The latent weight itself (32 bits): with 1-bit inputs, step 1 of the two-step
+    recipe (real weights, binary activations)."""
+
+    precision = 32
+
+    def forward(self, weight, scale=None):
+        return weight
+
+
 class StoredBinaryWeight(WeightQuantizer):
     """The weight is already scale * {-1, +1} (a packed inference conv): passed on."""
 
@@ -162,6 +239,7 @@ WEIGHT_QUANTIZERS = {
     'xnor': XNORWeight,
     'bireal': BiRealWeight,
     'bilinear': BilinearWeight,
+    'real': RealWeight,
 }
 
 
