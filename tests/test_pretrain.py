@@ -70,3 +70,20 @@ def test_distillation_loss_is_kl_to_the_teacher():
     torch.testing.assert_close(losses['loss_kd'], expect)
     losses['loss_kd'].backward()
     assert model.backbone.conv1.weight.grad is not None
+
+
+def test_two_step_recipe_step_one_feeds_step_two():
+    """Step 1 = binary activations, real weights (no 1-bit layer, binary inputs); its
+    weights load into step 2 (RBONN), with only RBO's own s and u left missing."""
+    from mmengine import Config
+
+    from rbonn_det.apis import build_model
+    from rbonn_det.binary import binary_layers, has_binary_input
+    step1 = build_model(Config.fromfile('configs/pretrain/rbonn_resnet18_imagenet_step1.py'))
+    step2 = build_model(Config.fromfile('configs/pretrain/rbonn_resnet18_imagenet.py'))
+    assert not binary_layers(step1) and len(binary_layers(step2)) == 16
+    convs = [m for m in step1.modules() if type(m).__name__ == 'BinaryConv2d']
+    assert len(convs) == 16 and all(has_binary_input(m) for m in convs)
+    missing, unexpected = step2.load_state_dict(step1.state_dict(), strict=False)
+    assert unexpected == [] and missing
+    assert {k.rsplit('.', 1)[1] for k in missing} <= {'scale', 'u', 'prev_grad'}

@@ -124,3 +124,85 @@ def test_output_under_a_file_is_a_clear_error(tmp_path):
     blocker.write_text('x')
     with pytest.raises(PermissionError, match='choose a writable --out'):
         make_toy_dataset(blocker / 'sub' / 'toy', num_train=2, num_test=1, log=lambda *_: None)
+
+
+# ------------------------------------------------------------------ hard set
+def hard_objects(count=40):
+    """(image, objects) of the first ``count`` hard training images, decoded."""
+    import io as _io
+
+    import numpy as np
+    from PIL import Image
+
+    from rbonn_det.datasets.toy_hard import render_hard_image
+    for i in range(count):
+        jpeg, w, h, objects = render_hard_image(0, 'train', i)
+        yield np.asarray(Image.open(_io.BytesIO(jpeg)).convert('RGB')), w, h, objects
+
+
+def test_hard_set_layouts_reproducible_and_classes(tmp_path):
+    from rbonn_det.datasets import HARD_CLASSES, toy_classes
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    for out in (a, b):
+        make_toy_dataset(out, seed=1, num_train=4, num_test=2, log=lambda *_: None, variant='hard')
+    for rel in tree(a):
+        assert filecmp.cmp(a / rel, b / rel, shallow=False), rel
+    coco = json.loads((a / 'coco/annotations/instances_train.json').read_text())
+    assert [c['name'] for c in coco['categories']] == list(HARD_CLASSES) == list(toy_classes('hard'))
+    assert len(HARD_CLASSES) >= 6
+    xml = (a / 'VOCdevkit/VOC2007/Annotations/train_000000.xml').read_text()
+    assert sum(xml.count(f'<name>{c}</name>') for c in HARD_CLASSES) == \
+        sum(1 for x in coco['annotations'] if x['image_id'] == 1)
+    with pytest.raises(ValueError, match='variant'):
+        make_toy_dataset(tmp_path / 'c', variant='medium', log=lambda *_: None)
+    assert not (tmp_path / 'c').exists()
+
+
+def test_hard_set_colour_does_not_tell_the_class():
+    """Nearest-class-mean on the object colour classifies no better than chance + a
+    margin (the easy set's colours classify almost perfectly: checked as the control)."""
+    import numpy as np
+
+    from rbonn_det.datasets.toy_hard import HARD_CLASSES
+
+    def colour_accuracy(samples):
+        labels = np.array([s[0] for s in samples])
+        colours = np.array([s[1] for s in samples], dtype=np.float64)
+        means = np.stack([colours[labels == k].mean(0) for k in np.unique(labels)])
+        pred = np.unique(labels)[np.argmin(((colours[:, None] - means[None]) ** 2).sum(-1), 1)]
+        return (pred == labels).mean()
+
+    def centre_colour(img, box):
+        x1, y1, x2, y2 = box
+        cx, cy = (x1 + x2) // 2, (y1 + y2) // 2
+        return img[cy - 1:cy + 2, cx - 1:cx + 2].reshape(-1, 3).mean(0)
+
+    import io as _io
+
+    from PIL import Image
+    hard = [(o['label'], centre_colour(img, o['bbox'])) for img, _, _, objs in hard_objects(60)
+            for o in objs if HARD_CLASSES[o['label']] not in ('ring', 'cross')]  # hollow centres
+    easy = []
+    for i in range(60):
+        jpeg, _, _, objs = render_image(0, 'train', i)
+        img = np.asarray(Image.open(_io.BytesIO(jpeg)).convert('RGB'))
+        easy += [(o['label'], centre_colour(img, o['bbox'])) for o in objs
+                 if o['label'] in (0, 1)]  # filled centres
+    assert colour_accuracy(easy) > 0.85
+    assert colour_accuracy(hard) < 1 / 5 + 0.15, colour_accuracy(hard)  # 5 filled classes
+
+
+def test_hard_set_sizes_clutter_and_occlusion():
+    sides, overlaps, counts = [], 0, []
+    for _, w, h, objs in hard_objects(60):
+        counts.append(len(objs))
+        for o in objs:
+            x1, y1, x2, y2 = o['bbox']
+            sides.append((max(x2 - x1, y2 - y1), min(w, h)))
+        boxes = [o['bbox'] for o in objs]
+        overlaps += sum(1 for i, a in enumerate(boxes) for b in boxes[:i]
+                        if min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1]))
+    assert min(s for s, _ in sides) <= 15  # ~12 px objects
+    assert max(s / m for s, m in sides) >= 0.45  # up to half the image
+    assert overlaps >= 5  # partial occlusion happens
+    assert max(counts) >= 6 and min(counts) >= 1

@@ -1,7 +1,9 @@
 # Pretrain the 1-bit ResNet-18 backbone with RBONN on ImageNet (the checkpoint that
-# detection starts from). The released recipe (docs/pretrained.md): Adam lr 1e-3,
-# weight decay 0, linear decay to 0 over 256 epochs, batch 512 (here 64 x 8 GPUs),
-# u at 0.1x lr; optional distillation from a real teacher (see the _kd config).
+# detection starts from): step 2 of the released two-step recipe (docs/pretrained.md):
+# Adam lr 1e-3, weight decay 0, linear decay to 0 over 256 epochs, batch 512 (here
+# 64 x 8 GPUs), u at 0.1x lr. The released run starts from step 1
+# (./rbonn_resnet18_imagenet_step1.py): pass `--cfg-options load_from=<its checkpoint>`;
+# without it this config trains from scratch. Distillation: see the _kd config.
 # Data: data/imagenet/{train,val}/<class>/<image> (docs/pretrained.md).
 _base_ = '../_base_/rbo_optim_wrapper.py'
 default_scope = 'mmdet'  # mmdet's registries hold the classifier, data and metric

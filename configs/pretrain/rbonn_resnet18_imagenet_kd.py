@@ -1,6 +1,9 @@
-# The released recipe with distillation: KL(teacher || student) between softmax
-# outputs only (ce_weight=0), from a real-valued classifier of this stack (e.g. the
-# `Conv2d` twin trained with ../pretrain/*). Set the teacher checkpoint path.
+# Step 2 with distillation: KL(teacher || student) between softmax outputs only
+# (ce_weight=0). What differs from the released recipe: its teacher is torchvision's
+# ImageNet-trained real ResNet-34; torchvision has no build for this torch, so the
+# teacher here is a real-valued classifier of this stack (the BiResNet-34 structure with
+# `Conv2d`), which you train first with this config's base and conv_cfg=Conv2d. Set its
+# checkpoint path below.
 _base_ = './rbonn_resnet18_imagenet.py'
 model = dict(
     ce_weight=0.0,

@@ -118,21 +118,21 @@ def render_image(seed: int, split: str, index: int) -> Tuple[bytes, int, int, Li
     return buf.getvalue(), w, h, objects
 
 
-def validate(objects: List[dict], w: int, h: int, name: str) -> None:
-    """Every box inside the image, positive size, class in TOY_CLASSES."""
+def validate(objects: List[dict], w: int, h: int, name: str, classes=TOY_CLASSES) -> None:
+    """Every box inside the image, positive size, class in ``classes``."""
     for obj in objects:
         x1, y1, x2, y2 = obj['bbox']
         if not (0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h):
             raise ValueError(f'{name}: box {obj["bbox"]} is empty or outside {w}x{h}')
-        if not 0 <= obj['label'] < len(TOY_CLASSES):
-            raise ValueError(f'{name}: label {obj["label"]} not in {TOY_CLASSES}')
+        if not 0 <= obj['label'] < len(classes):
+            raise ValueError(f'{name}: label {obj["label"]} not in {classes}')
 
 
-def _voc_xml(name: str, w: int, h: int, objects: List[dict]) -> str:
+def _voc_xml(name: str, w: int, h: int, objects: List[dict], classes) -> str:
     # VOC boxes are 1-based and inclusive; mmdet subtracts 1 when reading, which
     # gives back exactly the [x1, y1, x2, y2] that the COCO file stores.
     objs = ''.join(
-        f'  <object>\n    <name>{TOY_CLASSES[o["label"]]}</name>\n'
+        f'  <object>\n    <name>{classes[o["label"]]}</name>\n'
         f'    <pose>Unspecified</pose>\n    <truncated>0</truncated>\n'
         f'    <difficult>0</difficult>\n    <bndbox>\n'
         f'      <xmin>{o["bbox"][0] + 1}</xmin>\n      <ymin>{o["bbox"][1] + 1}</ymin>\n'
@@ -144,18 +144,19 @@ def _voc_xml(name: str, w: int, h: int, objects: List[dict]) -> str:
             f'</annotation>\n')
 
 
-def _write_split(root: Path, seed: int, split: str, count: int) -> Dict[str, int]:
+def _write_split(root: Path, seed: int, split: str, count: int, variant: str) -> Dict[str, int]:
+    render, classes = _VARIANTS[variant]()
     voc = root / 'VOCdevkit' / 'VOC2007'
     coco_images = root / 'coco' / _COCO_SPLIT[split]
     coco_images.mkdir(parents=True, exist_ok=True)
     images, annotations, names = [], [], []
     for i in range(count):
         name = f'{split}_{i:06d}'
-        jpeg, w, h, objects = render_image(seed, split, i)
-        validate(objects, w, h, name)
+        jpeg, w, h, objects = render(seed, split, i)
+        validate(objects, w, h, name, classes)
         (voc / 'JPEGImages' / f'{name}.jpg').write_bytes(jpeg)
         (coco_images / f'{name}.jpg').write_bytes(jpeg)
-        (voc / 'Annotations' / f'{name}.xml').write_text(_voc_xml(name, w, h, objects))
+        (voc / 'Annotations' / f'{name}.xml').write_text(_voc_xml(name, w, h, objects, classes))
         names.append(name)
         images.append(dict(id=i + 1, file_name=f'{name}.jpg', width=w, height=h))
         for o in objects:
@@ -164,8 +165,8 @@ def _write_split(root: Path, seed: int, split: str, count: int) -> Dict[str, int
                                     category_id=o['label'] + 1, bbox=[x1, y1, x2 - x1, y2 - y1],
                                     area=(x2 - x1) * (y2 - y1), iscrowd=0))
     (voc / 'ImageSets' / 'Main' / f'{_VOC_SPLIT[split]}.txt').write_text('\n'.join(names) + '\n')
-    categories = [dict(id=i + 1, name=c, supercategory='shape') for i, c in enumerate(TOY_CLASSES)]
-    coco = dict(info=dict(description=f'rbonn_det toy shapes, seed {seed}'), licenses=[],
+    categories = [dict(id=i + 1, name=c, supercategory='shape') for i, c in enumerate(classes)]
+    coco = dict(info=dict(description=f'rbonn_det toy shapes ({variant}), seed {seed}'), licenses=[],
                 images=images, annotations=annotations, categories=categories)
     ann_file = root / 'coco' / 'annotations' / f'instances_{_COCO_SPLIT[split]}.json'
     ann_file.write_text(json.dumps(coco, sort_keys=True))
@@ -206,14 +207,39 @@ def atomic_output_dir(out, force: bool):
         raise
 
 
+def _easy():
+    return render_image, TOY_CLASSES
+
+
+def _hard():
+    from .toy_hard import HARD_CLASSES, render_hard_image  # it builds on this module
+    return render_hard_image, HARD_CLASSES
+
+
+_VARIANTS = {'easy': _easy, 'hard': _hard}
+
+
+def toy_classes(variant: str = 'easy') -> Tuple[str, ...]:
+    """The class names of a toy-set variant ('easy' or 'hard')."""
+    if variant not in _VARIANTS:
+        raise ValueError(f'unknown toy-set variant {variant!r}; choose from {sorted(_VARIANTS)}')
+    return _VARIANTS[variant]()[1]
+
+
 def make_toy_dataset(out, seed: int = 0, num_train: int = 300, num_test: int = 100,
-                     force: bool = False, log=print) -> Dict[str, Dict[str, int]]:
+                     force: bool = False, log=print, variant: str = 'easy'
+                     ) -> Dict[str, Dict[str, int]]:
     """Generate the toy data set under ``out`` (atomically: temp dir, then rename).
+
+    ``variant``: 'easy' (4 classes, one colour per class: short demos) or 'hard'
+    (:mod:`rbonn_det.datasets.toy_hard`: 7 look-alike classes, colour independent of
+    class, clutter, occlusion, 12 px to half-image objects: the benchmark's set).
 
     Raises:
         FileExistsError: ``out`` exists and is not empty and ``force`` is False.
         PermissionError: the parent of ``out`` is not writable.
     """
+    toy_classes(variant)  # a bad variant fails before anything is written
     if num_train < 1 or num_test < 1:
         raise ValueError(f'num_train and num_test must be >= 1, got {num_train}, {num_test}')
     with atomic_output_dir(out, force) as tmp:
@@ -223,10 +249,11 @@ def make_toy_dataset(out, seed: int = 0, num_train: int = 300, num_test: int = 1
         (tmp / 'coco' / 'annotations').mkdir(parents=True)
         stats = {}
         for split, count in (('train', num_train), ('test', num_test)):
-            stats[split] = _write_split(tmp, seed, split, count)
+            stats[split] = _write_split(tmp, seed, split, count, variant)
             log(f'[toy] {split}: {stats[split]["images"]} images, '
                 f'{stats[split]["instances"]} objects')
-    log(f'[toy] wrote {Path(out).resolve()} (VOC: VOCdevkit/VOC2007, COCO: coco/), seed {seed}')
+    log(f'[toy] wrote {Path(out).resolve()} ({variant} set; VOC: VOCdevkit/VOC2007, '
+        f'COCO: coco/), seed {seed}')
     return stats
 
 

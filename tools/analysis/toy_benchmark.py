@@ -1,18 +1,28 @@
-"""Accuracy proxy of the paper's claim at toy scale: trains the same detector on
-the embedded toy set with one shared schedule, once per method, and prints
-COCO bbox mAP / mAP50 and training-time ratios (vs the real-valued twin).
+"""Accuracy evidence at toy scale: every method trained on the hard toy set with one
+shared schedule, over several training seeds.
 
-    python tools/analysis/toy_benchmark.py [--detectors faster_rcnn ssd300]
-        [--methods real xnor react rbonn] [--epochs 3] [--seed 0]
-        [--work-dir work_dirs/toy_benchmark]
+    python tools/analysis/toy_benchmark.py [--methods ...] [--seeds 0 1 2] [--epochs 3]
+        [--data hard] [--data-root data/toy_hard] [--work-dir work_dirs/toy_benchmark]
 
-Each run is `tools/train.py` on configs/toy/ (RBONN) or configs/toy/baselines/
-(the others) in its own process. A markdown table is written to
-WORK_DIR/results.md. Faster R-CNN: about 10 CPU minutes per method on 2 cores;
-SSD300 (300 px inputs) about 3x that.
+Each run is ``tools/train.py`` on a shipped toy config in its own process
+(``--list-methods`` shows which), validated after every epoch. A finished run leaves
+``result.json`` in its run directory and is reused, so an interrupted protocol
+continues where it stopped (an unfinished run starts again). Writes to ``--work-dir``:
+
+- ``results.json``: every run (curve of mAP / mAP50 per epoch, s/iter) and the
+  per-method mean and standard deviation;
+- ``results.md``: the table docs/benchmarks.md includes verbatim;
+- ``curves.png``: bbox mAP against iteration, one line per method (mean over seeds)
+  with a band from the lowest to the highest seed.
+
+The data set (``--data hard``: 7 look-alike classes, colour independent of class,
+clutter, occlusion; ``easy``: the demo's set) is generated into ``--data-root`` if it
+is not there. Faster R-CNN on 2 CPU cores: ~8 minutes per run at the defaults.
 """
 import argparse
 import json
+import math
+import os
 import statistics
 import subprocess
 import sys
@@ -20,75 +30,198 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-METHODS = ('real', 'xnor', 'bireal', 'react', 'rbonn')
+# method -> (toy config, what it is)
+METHODS = {
+    'real_mmdet': ('configs/toy/baselines/faster_rcnn_r18_mmdet_toy.py',
+                   "mmdet's real Faster R-CNN, ResNet-18 + FPN, its standard recipe"),
+    'real_twin': ('configs/toy/baselines/faster_rcnn_real_toy.py',
+                  'the 1-bit architecture with real convs, 1-bit recipe (ablation)'),
+    'xnor': ('configs/toy/baselines/faster_rcnn_xnor_toy.py', 'XNOR-Net (released port rule)'),
+    'bireal': ('configs/toy/baselines/faster_rcnn_bireal_toy.py',
+               'Bi-Real Net weights/activations (same network as react here)'),
+    'react': ('configs/toy/baselines/faster_rcnn_react_toy.py', 'ReActNet (HardBinaryConv)'),
+    'rbonn': ('configs/toy/rbonn_faster_rcnn_toy.py', 'RBONN'),
+    'rbonn_no_recurrent': ('configs/toy/baselines/faster_rcnn_rbonn_no_recurrent_toy.py',
+                           'RBONN without the recurrent step (ablation)'),
+}
+# bireal is off by default: with the shared block its network and rule equal react's
+DEFAULT_METHODS = ['real_mmdet', 'real_twin', 'xnor', 'react', 'rbonn', 'rbonn_no_recurrent']
 
 
-def config_of(detector: str, method: str) -> str:
-    if method == 'rbonn':
-        return f'configs/toy/rbonn_{detector}_toy.py'
-    return f'configs/toy/baselines/{detector}_{method}_toy.py'
+def data_options(data_root: Path, classes) -> list:
+    """cfg-options pointing a toy config at another toy-set variant."""
+    coco = f'{data_root}/coco/'
+    names = '(' + ','.join(f"'{c}'" for c in classes) + ',)'
+    opts = []
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts += [f'{loader}.dataset.data_root={coco}',
+                 f'{loader}.dataset.metainfo.classes={names}']
+    return opts + [f'model.roi_head.bbox_head.num_classes={len(classes)}']
 
 
-def read_scalars(work_dir: Path):
-    files = sorted(work_dir.glob('*/vis_data/scalars.json'))
+def schedule_options(epochs: int, seed: int) -> list:
+    """The one schedule every method shares: validation after every epoch, the
+    learning rate x0.1 after two thirds of it, one checkpoint at the end."""
+    step = max(1, round(epochs * 2 / 3))
+    return [f'randomness.seed={seed}', f'train_cfg.max_epochs={epochs}',
+            'train_cfg.val_interval=1', f'param_scheduler.1.end={epochs}',
+            f'param_scheduler.1.milestones=[{step}]',
+            f'default_hooks.checkpoint.interval={epochs}']
+
+
+def read_run(run_dir: Path) -> dict:
+    """The validation curve and the median s/iter from a finished run's log."""
+    files = sorted(run_dir.glob('*/vis_data/scalars.json'))
     if not files:
-        raise RuntimeError(f'no scalars.json under {work_dir}: the run failed, see its log')
+        raise RuntimeError(f'no scalars.json under {run_dir}: the run failed, see its log')
     rows = [json.loads(line) for line in files[-1].read_text().splitlines() if line.strip()]
-    iter_times = [r['time'] for r in rows if 'loss' in r and 'time' in r]
-    final = [r for r in rows if 'coco/bbox_mAP' in r]
-    if not final:
-        raise RuntimeError(f'{work_dir}: no evaluation result in the log')
-    return dict(map=final[-1]['coco/bbox_mAP'], map50=final[-1]['coco/bbox_mAP_50'],
-                iter_time=statistics.median(iter_times[1:] or iter_times))
+    times = [r['time'] for r in rows if 'loss' in r and 'time' in r]
+    curve = [dict(epoch=int(r['step']), map=r['coco/bbox_mAP'], map50=r['coco/bbox_mAP_50'])
+             for r in rows if 'coco/bbox_mAP' in r]
+    if not curve or not times:
+        raise RuntimeError(f'{run_dir}: no training or evaluation rows in the log')
+    return dict(curve=curve, map=curve[-1]['map'], map50=curve[-1]['map50'],
+                s_per_iter=statistics.median(times[1:] or times))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + '.tmp')
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def run_one(method: str, seed: int, args, extra: list, run_dir: Path) -> dict:
+    done = run_dir / 'result.json'
+    if done.is_file():
+        print(f'[toy_benchmark] {method} seed {seed}: reusing {done}', flush=True)
+        return json.loads(done.read_text())
+    cmd = [sys.executable, 'tools/train.py', METHODS[method][0], '--work-dir', str(run_dir),
+           '--cfg-options', *schedule_options(args.epochs, seed), *extra, *args.cfg_options]
+    print(f'[toy_benchmark] {method} seed {seed}: {" ".join(cmd[1:])}', flush=True)
+    t0 = time.time()
+    log = run_dir / 'train_stdout.log'
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(log, 'w') as out:
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        tail = log.read_text()[-3000:]
+        sys.exit(f'toy_benchmark: error: {method} seed {seed} failed (log {log}):\n{tail}')
+    res = dict(method=method, seed=seed, wall_s=round(time.time() - t0, 1), **read_run(run_dir))
+    write_atomic(done, json.dumps(res, indent=1))
+    print(f'[toy_benchmark]   mAP {res["map"]:.3f}  mAP50 {res["map50"]:.3f}  '
+          f'{res["s_per_iter"]:.2f} s/iter  {res["wall_s"] / 60:.1f} min', flush=True)
+    return res
+
+
+def mean_std(values):
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarise(runs: list, methods: list) -> dict:
+    summary = {}
+    for method in methods:
+        mine = [r for r in runs if r['method'] == method]
+        if mine:
+            summary[method] = {k: mean_std([r[k] for r in mine])
+                               for k in ('map', 'map50', 's_per_iter')}
+            summary[method]['seeds'] = len(mine)
+    return summary
+
+
+def table(summary: dict, header: str) -> str:
+    lines = [header, '',
+             '| method | bbox mAP | mAP50 | s/iter | seeds |', '|---|---|---|---|---|']
+    for method, s in summary.items():
+        cells = [f'{s[k][0]:.3f} +- {s[k][1]:.3f}' for k in ('map', 'map50')]
+        cells.append(f'{s["s_per_iter"][0]:.2f}')
+        lines.append(f'| {method} | {" | ".join(cells)} | {s["seeds"]} |')
+    return '\n'.join(lines) + '\n'
+
+
+def plot(runs: list, methods: list, iters_per_epoch: int, path: Path) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for method in methods:
+        curves = [{p['epoch']: p['map'] for p in r['curve']} for r in runs if r['method'] == method]
+        if not curves:
+            continue
+        epochs = sorted(set.intersection(*(set(c) for c in curves)))
+        x = [e * iters_per_epoch for e in epochs]
+        values = [[c[e] for c in curves] for e in epochs]
+        ax.plot(x, [statistics.mean(v) for v in values], marker='o', label=method)
+        ax.fill_between(x, [min(v) for v in values], [max(v) for v in values], alpha=0.2)
+    ax.set_xlabel('iteration')
+    ax.set_ylabel('COCO bbox mAP (test)')
+    ax.set_title('Faster R-CNN on the toy set: mean over seeds, band = min..max')
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def ensure_data(args):
+    from rbonn_det.datasets import make_toy_dataset, toy_classes
+    root = ROOT / args.data_root
+    if not (root / 'coco/annotations/instances_train.json').is_file():
+        print(f'[toy_benchmark] generating the {args.data} toy set into {root}', flush=True)
+        make_toy_dataset(root, seed=0, num_train=args.num_train, num_test=args.num_test,
+                         variant=args.data, log=lambda m: print(m, flush=True))
+    train = json.loads((root / 'coco/annotations/instances_train.json').read_text())
+    with_boxes = len({a['image_id'] for a in train['annotations']})
+    return root, toy_classes(args.data), with_boxes
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--detectors', nargs='+', default=['faster_rcnn'],
-                        choices=['faster_rcnn', 'ssd300'])
-    parser.add_argument('--methods', nargs='+', default=['real', 'xnor', 'react', 'rbonn'],
-                        choices=METHODS)
+    parser.add_argument('--methods', nargs='+', default=DEFAULT_METHODS, choices=list(METHODS))
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--epochs', type=int, default=3)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--data', default='hard', choices=['hard', 'easy'])
+    parser.add_argument('--data-root', default=None,
+                        help='toy set location (default data/toy_hard or data/toy)')
+    parser.add_argument('--num-train', type=int, default=300,
+                        help='images to generate when the data set is missing')
+    parser.add_argument('--num-test', type=int, default=100)
     parser.add_argument('--work-dir', default='work_dirs/toy_benchmark')
     parser.add_argument('--cfg-options', nargs='*', default=[],
                         help='extra key=value options passed to every run')
+    parser.add_argument('--list-methods', action='store_true')
     args = parser.parse_args()
-    if not (ROOT / 'data/toy/coco/annotations/instances_train.json').is_file():
-        sys.exit('toy_benchmark: error: data/toy is missing; run `make toy-data` first')
-    work = Path(args.work_dir)
-    results = {}
-    for det in args.detectors:
+    if args.list_methods:
+        for name, (cfg, what) in METHODS.items():
+            print(f'{name:20s} {cfg}  ({what})')
+        return
+    if args.epochs < 1 or not args.seeds:
+        parser.error('--epochs must be >= 1 and --seeds non-empty')
+    args.data_root = args.data_root or ('data/toy_hard' if args.data == 'hard' else 'data/toy')
+    root, classes, train_images = ensure_data(args)
+    batch = 2  # the toy configs' train batch
+    iters_per_epoch = math.ceil(train_images / batch)
+    work = ROOT / args.work_dir
+    runs = []
+    for seed in args.seeds:  # seed-major: after the first pass every method has a row
         for method in args.methods:
-            run_dir = work / f'{det}_{method}'
-            cmd = [sys.executable, 'tools/train.py', config_of(det, method), '--work-dir',
-                   str(run_dir), '--cfg-options', f'randomness.seed={args.seed}',
-                   f'train_cfg.max_epochs={args.epochs}', f'train_cfg.val_interval={args.epochs}',
-                   *args.cfg_options]
-            print(f'[toy_benchmark] {det} / {method}: {" ".join(cmd[1:])}', flush=True)
-            t0 = time.time()
-            proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True)
-            if proc.returncode != 0:
-                sys.exit(f'toy_benchmark: error: {det}/{method} failed:\n{proc.stderr[-3000:]}')
-            res = read_scalars(ROOT / run_dir)
-            res['wall'] = time.time() - t0
-            results[(det, method)] = res
-            print(f'[toy_benchmark]   mAP {res["map"]:.3f}  mAP50 {res["map50"]:.3f}  '
-                  f'{res["iter_time"]:.2f} s/iter  {res["wall"] / 60:.1f} min', flush=True)
-    lines = ['| detector | method | bbox mAP | mAP50 | s/iter | time ratio vs real |',
-             '|---|---|---|---|---|---|']
-    for (det, method), res in results.items():
-        base = results.get((det, 'real'))
-        ratio = f'{res["iter_time"] / base["iter_time"]:.2f}' if base else '-'
-        lines.append(f'| {det} | {method} | {res["map"]:.3f} | {res["map50"]:.3f} | '
-                     f'{res["iter_time"]:.2f} | {ratio} |')
-    table = '\n'.join(lines)
-    print(table)
-    (ROOT / work).mkdir(parents=True, exist_ok=True)
-    (ROOT / work / 'results.md').write_text(
-        f'{args.epochs} epochs, seed {args.seed}, {time.strftime("%Y-%m-%d")}\n\n{table}\n')
+            run_dir = work / f'{method}_seed{seed}'
+            runs.append(run_one(method, seed, args, data_options(root, classes), run_dir))
+    summary = summarise(runs, args.methods)
+    header = (f'Faster R-CNN R18-FPN, {args.data} toy set ({len(classes)} classes, '
+              f'{train_images} train images), {args.epochs} epochs x {iters_per_epoch} '
+              f'iterations, seeds {", ".join(map(str, args.seeds))}; mean +- std over seeds; '
+              f'{time.strftime("%Y-%m-%d")}.')
+    md = table(summary, header)
+    write_atomic(work / 'results.md', md)
+    write_atomic(work / 'results.json', json.dumps(
+        dict(protocol=dict(data=args.data, data_root=str(args.data_root), classes=list(classes),
+                           epochs=args.epochs, iters_per_epoch=iters_per_epoch,
+                           seeds=args.seeds, cfg_options=args.cfg_options),
+             runs=runs, summary=summary), indent=1))
+    plot(runs, args.methods, iters_per_epoch, work / 'curves.png')
+    print(md)
+    print(f'[toy_benchmark] wrote {work / "results.json"}, results.md, curves.png')
 
 
 if __name__ == '__main__':

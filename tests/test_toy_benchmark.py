@@ -1,0 +1,44 @@
+"""tools/analysis/toy_benchmark.py as a user runs it, CI-sized: one method, one seed,
+a few iterations on a generated hard toy set; then a rerun reuses the finished run."""
+import json
+import subprocess
+import sys
+
+from _tools import ROOT, load_tool
+
+
+def test_toy_benchmark_smoke_and_rerun(tmp_path):
+    data, work = tmp_path / 'hard', tmp_path / 'bench'
+    cmd = [sys.executable, 'tools/analysis/toy_benchmark.py', '--methods', 'react',
+           '--seeds', '3', '--epochs', '1', '--data-root', str(data), '--num-train', '6',
+           '--num-test', '3', '--work-dir', str(work)]
+    first = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
+    assert 'generating the hard toy set' in first.stdout
+    results = json.loads((work / 'results.json').read_text())
+    (run, ) = results['runs']
+    assert run['method'] == 'react' and run['seed'] == 3 and run['s_per_iter'] > 0
+    assert [p['epoch'] for p in run['curve']] == [1] and 0 <= run['map'] <= 1
+    assert results['protocol']['classes'][:3] == ['circle', 'ring', 'hexagon']
+    assert results['protocol']['iters_per_epoch'] == 3  # 6 images, batch 2
+    log = next(work.glob('react_seed3/*/*.log')).read_text()
+    assert "'seed': 3" in log or 'seed: 3' in log
+    assert 'num_classes=7' in log or "'num_classes': 7" in log
+    table = (work / 'results.md').read_text()
+    assert '| react | ' in table and 'seeds 3' in table and '+-' in table
+    png = (work / 'curves.png').read_bytes()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 5000
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and 'reusing' in again.stdout
+    assert json.loads((work / 'results.json').read_text())['runs'] == results['runs']
+
+
+def test_table_and_summary_format():
+    bench = load_tool('tools/analysis/toy_benchmark.py')
+    runs = [dict(method='rbonn', seed=s, map=m, map50=m + 0.3, s_per_iter=1.0,
+                 curve=[dict(epoch=1, map=m, map50=m)]) for s, m in ((0, 0.2), (1, 0.4))]
+    summary = bench.summarise(runs, ['rbonn', 'xnor'])
+    assert list(summary) == ['rbonn']  # methods without runs are left out
+    assert abs(summary['rbonn']['map'][0] - 0.3) < 1e-12
+    assert abs(summary['rbonn']['map'][1] - 0.1414213562) < 1e-9  # sample std of 0.2, 0.4
+    assert '| rbonn | 0.300 +- 0.141 | 0.600 +- 0.141 | 1.00 | 2 |' in bench.table(summary, 'h')
