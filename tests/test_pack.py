@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from rbonn_det.binary import BinaryConv2d, RBOConv, XNORConv
+from rbonn_det.binary.quantizers import xnor_center_and_clip
 from rbonn_det.deploy import (PackedCheckpointError, load_packed, pack_state_dict,
                               peek_is_packed, read_packed, size_report)
 from rbonn_det.deploy.bits import pack_bits, unpack_bits
@@ -61,7 +62,9 @@ def test_packed_model_outputs_are_identical_and_counts_exact():
                    for k in state if not k.startswith(('2.weight_bits', '2.weight_scale')))
     assert state['2.weight_bits'].dtype == torch.uint8 and state['2.weight_bits'].numel() == 144
     assert torch.equal(state['2.weight_scale'], (model[2].alpha * 0.02).flatten())
-    assert torch.equal(state['4.weight_scale'], model[4].weight.abs().mean((1, 2, 3)))
+    # XNOR: alpha of the centred, clipped latent weight (docs/method.md, "Baselines")
+    centred = xnor_center_and_clip(model[4].weight.detach())
+    assert torch.equal(state['4.weight_scale'], centred.abs().mean((1, 2, 3)))
     assert torch.equal(state['5.weight_scale'], torch.ones(4))  # sign only
     report = size_report(packed)
     binary = 16 * 8 * 9 + 4 * 16 + 4 * 2 * 9

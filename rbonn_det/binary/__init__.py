@@ -8,7 +8,7 @@ from .layers import LearnableBias, RPReLU
 from .quantizers import (ACT_QUANTIZERS, WEIGHT_QUANTIZERS, ApproxSign, BilinearWeight,
                          BiRealWeight, RealInput, RealWeight, SignWeight, STESign, StoredBinaryWeight,
                          WeightQuantizer, XNORWeight, approx_sign, ste_sign)
-from .rbo import (BilinearBinarize, bilinear_binarize, bilinear_term, check_rbo_options,
+from .rbo import (BilinearBinarize, RecurrentBilinearBinarize, StepConstants, bilinear_binarize, bilinear_term, check_rbo_options,
                   drelu_mask, drelu_masks, recurrent_weight)
 from .sign import binary_sign
 
@@ -18,7 +18,7 @@ __all__ = [
     'training_only_parameter_ids', 'training_state_buffers', 'ACT_QUANTIZERS',
     'WEIGHT_QUANTIZERS', 'ApproxSign', 'STESign', 'RealInput', 'WeightQuantizer', 'SignWeight',
     'XNORWeight', 'BiRealWeight', 'BilinearWeight', 'RealWeight', 'StoredBinaryWeight', 'approx_sign',
-    'ste_sign', 'binary_sign', 'BilinearBinarize', 'bilinear_binarize', 'bilinear_term',
+    'ste_sign', 'binary_sign', 'BilinearBinarize', 'RecurrentBilinearBinarize', 'StepConstants', 'bilinear_binarize', 'bilinear_term',
     'check_rbo_options', 'drelu_mask', 'drelu_masks', 'recurrent_weight',
     'refresh_recurrent_directions'
 ]

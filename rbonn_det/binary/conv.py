@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from .quantizers import ACT_QUANTIZERS, WEIGHT_QUANTIZERS, BilinearWeight, build_quantizer
-from .rbo import (bilinear_term, check_rbo_options, drelu_mask, drelu_masks,
-                  recurrent_weight)
+from .rbo import (StepConstants, bilinear_term, check_rbo_options, drelu_mask, drelu_masks,
+                  recurrent_weight, step_constants)
 
 
 class BinaryConv2d(nn.Conv2d):
@@ -174,7 +174,7 @@ class RBOConv(BinaryConv2d):
         self.scale = nn.Parameter(torch.randn(channel_shape))
         self.u = nn.Parameter(torch.full(channel_shape, float(u_init)))
         self.register_buffer('prev_grad', torch.zeros_like(self.weight))
-        self._direction, self._direction_key = None, None
+        self._constants, self._constants_key = None, None
 
     @property
     def alpha(self) -> torch.Tensor:
@@ -195,36 +195,46 @@ class RBOConv(BinaryConv2d):
 
     def binary_weight(self) -> torch.Tensor:
         """W_b; in training with the recurrent step folded into the same autograd
-        node (:class:`~rbonn_det.binary.rbo.BilinearBinarize`)."""
+        node (:class:`~rbonn_det.binary.rbo.RecurrentBilinearBinarize`)."""
         if not self.training:
             return self.weight_quantizer(self.weight, self.alpha)
-        return self.weight_quantizer(self.weight, self.alpha, u=self.u,
-                                     neg_direction=self.recurrent_neg_direction())
+        return self.weight_quantizer.recurrent(self.weight, self.scale, self.u,
+                                               self.step_constants())
 
     def _state_key(self) -> tuple:
         # in-place updates (optimizer steps, prev_grad copies, loads) bump _version;
         # .data swaps (EMA) change the storage
+        quantizer = self.weight_quantizer
         return tuple((t.data_ptr(), t._version) for t in
-                     (self.weight, self.scale, self.prev_grad)) + (self.tau, self.mask_mode)
+                     (self.weight, self.scale, self.prev_grad)) + (
+                         self.tau, self.mask_mode, quantizer.beta, quantizer.lam)
+
+    def _fresh_step_constants(self) -> StepConstants:
+        with torch.no_grad():
+            return step_constants(self.drelu_mask().mul(self.prev_grad).neg_(), self.scale,
+                                  self.weight_quantizer.beta, self.weight_quantizer.lam)
+
+    def step_constants(self) -> StepConstants:
+        """N = -M * G_prev (W_eff = W + u * N) and the scale's constants. They change
+        only when W, s or the stored gradient do, so they are cached: the optimizer
+        wrapper computes every layer's at once before each training forward
+        (:func:`refresh_recurrent_directions`). Without the wrapper they are
+        recomputed here when W, s or G_prev changed in place or were swapped (writes
+        through ``.data`` bump no version counter: they are seen only through the
+        wrapper)."""
+        if torch.compiler.is_compiling():  # traced: part of the graph (no cache, no break)
+            return self._fresh_step_constants()
+        if self._constants is None or self._constants_key != self._state_key():
+            self.set_step_constants(self._fresh_step_constants())
+        return self._constants
 
     def recurrent_neg_direction(self) -> torch.Tensor:
-        """-M * G_prev (W_eff = W + u * this). It changes only when W, s or the
-        stored gradient do, so it is cached: the optimizer wrapper computes every
-        layer's at once before each training forward
-        (:func:`refresh_recurrent_directions`). Without the wrapper it is recomputed
-        here when W, s or G_prev changed in place or were swapped (writes through
-        ``.data`` bump no version counter: they are seen only through the wrapper)."""
-        if torch.compiler.is_compiling():  # traced: part of the graph (no cache, no break)
-            with torch.no_grad():
-                return self.drelu_mask().mul(self.prev_grad).neg_()
-        if self._direction is None or self._direction_key != self._state_key():
-            with torch.no_grad():
-                self.set_recurrent_neg_direction(self.drelu_mask().mul(self.prev_grad).neg_())
-        return self._direction
+        """-M * G_prev of the current step (see :meth:`step_constants`)."""
+        return self.step_constants().neg_direction
 
-    def set_recurrent_neg_direction(self, neg_direction: torch.Tensor) -> None:
-        """Cache -M * G_prev (computed without autograd) for the current W, s, G_prev."""
-        self._direction, self._direction_key = neg_direction, self._state_key()
+    def set_step_constants(self, constants: StepConstants) -> None:
+        """Cache the step's constants (computed without autograd) for the current W, s, G_prev."""
+        self._constants, self._constants_key = constants, self._state_key()
 
     def bilinear_term(self) -> torch.Tensor:
         """lam/2 * ||W - alpha*beta*sign(W)||^2 for monitoring (no graph)."""
@@ -242,14 +252,23 @@ class RBOConv(BinaryConv2d):
 
 @torch.no_grad()
 def refresh_recurrent_directions(layers) -> None:
-    """-M * G_prev of many RBO layers in one pass (masks ranked together,
-    :func:`~rbonn_det.binary.rbo.drelu_masks`), cached in each layer. Called by the
+    """The step constants of many RBO layers in one pass, cached in each layer:
+    N = -M * G_prev (masks ranked together, :func:`~rbonn_det.binary.rbo.drelu_masks`)
+    and |s|, +-|s|*beta, sgn(s), lam*beta^2*n*s with ``_foreach`` ops. Called by the
     optimizer wrapper before every training forward; results equal each layer's own."""
     for mode in {layer.mask_mode for layer in layers}:
         group = [layer for layer in layers if layer.mask_mode == mode]
-        masks = drelu_masks([layer.scale for layer in group], [layer.weight for layer in group],
+        scales = [layer.scale for layer in group]
+        masks = drelu_masks(scales, [layer.weight for layer in group],
                             [layer.tau for layer in group], mode)
         directions = torch._foreach_mul([layer.prev_grad for layer in group], masks)
         torch._foreach_neg_(directions)
-        for layer, direction in zip(group, directions):
-            layer.set_recurrent_neg_direction(direction)
+        betas = [layer.weight_quantizer.beta for layer in group]
+        decay = [layer.weight_quantizer.lam * b * b * (layer.weight.numel() // layer.weight.shape[0])
+                 for layer, b in zip(group, betas)]
+        alphas = torch._foreach_abs(scales)
+        alpha_betas = torch._foreach_mul(alphas, betas)
+        parts = zip(directions, alphas, alpha_betas, torch._foreach_neg(alpha_betas),
+                    torch._foreach_sign(scales), torch._foreach_mul(scales, decay))
+        for layer, constants in zip(group, parts):
+            layer.set_step_constants(StepConstants(*constants))

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.autograd import Function
 
-from .rbo import bilinear_binarize
+from .rbo import bilinear_binarize, recurrent_bilinear_binarize
 from .sign import binary_sign
 
 
@@ -207,6 +207,11 @@ class BilinearWeight(WeightQuantizer):
         if scale is None:
             raise ValueError('BilinearWeight needs the per-channel scale alpha (RBOConv passes it)')
         return bilinear_binarize(weight, scale, self.beta, self.lam, u, neg_direction)
+
+    def recurrent(self, weight, scale, u, constants):
+        """RBOConv's training path: the same W_b and gradients from s itself and the
+        step's :class:`~rbonn_det.binary.rbo.StepConstants` (fewer operations)."""
+        return recurrent_bilinear_binarize(weight, scale, u, constants, self.beta, self.lam)
 
     def extra_repr(self):
         return f'beta={self.beta}, lam={self.lam}'

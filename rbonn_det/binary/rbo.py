@@ -7,6 +7,8 @@
   in the paper's rule and in the released code's rule.
 - :func:`recurrent_weight`: W_eff = W - u * M * G_prev.
 """
+from typing import NamedTuple
+
 import torch
 from torch.autograd import Function
 
@@ -82,6 +84,67 @@ class BilinearBinarize(Function):
         if neg_direction is not None:
             grad_u = (grad_weight * neg_direction).sum(dims, keepdim=True)
         return grad_weight, grad_alpha, None, None, grad_u, None
+
+
+class StepConstants(NamedTuple):
+    """What RBO's training forward and backward need that changes only when the
+    optimizer steps (s, W or G_prev change): computed once per step for all layers
+    (:func:`rbonn_det.binary.refresh_recurrent_directions`), not per forward."""
+    neg_direction: torch.Tensor  # N = -M * G_prev
+    alpha: torch.Tensor  # |s|
+    alpha_beta: torch.Tensor  # |s| * beta: W_b = +-alpha_beta
+    neg_alpha_beta: torch.Tensor
+    sign_scale: torch.Tensor  # sgn(s): d|s|/ds
+    decay_scale: torch.Tensor  # lam * beta^2 * n * s: the reconstruction term's part of dL/ds
+
+
+def step_constants(neg_direction, scale, beta: float, lam: float) -> StepConstants:
+    """:class:`StepConstants` of one layer (n = Ci * k * k of its weight)."""
+    n = neg_direction.numel() // neg_direction.shape[0]
+    alpha = scale.abs()
+    alpha_beta = alpha * beta
+    return StepConstants(neg_direction, alpha, alpha_beta, alpha_beta.neg(), scale.sign(),
+                         scale * (lam * beta * beta * n))
+
+
+class RecurrentBilinearBinarize(Function):
+    """:class:`BilinearBinarize` with the recurrent step, as RBOConv trains: the same
+    values and gradients, taking s itself (dL/ds = sgn(s) * dL/dalpha) and the
+    step's constants, so that one forward + backward dispatches as few operations as
+    the math allows (a GPU step at these sizes is bound by them). Backward::
+
+        dW = g * alpha + lam * (W_eff - W_b)
+        ds = sgn(s) * (sum(g * W_eff) - lam*beta*sum|W_eff|) + lam*beta^2*n * s
+        du = sum(dW * N)
+    """
+
+    @staticmethod
+    def forward(ctx, weight, scale, u, neg_direction, alpha, alpha_beta, neg_alpha_beta,
+                sign_scale, decay_scale, beta: float, lam: float):
+        weight = torch.addcmul(weight, u, neg_direction)
+        binary = torch.where(weight >= 0, alpha_beta, neg_alpha_beta)
+        ctx.save_for_backward(weight, weight - binary, neg_direction, alpha, sign_scale,
+                              decay_scale)
+        ctx.beta, ctx.lam = beta, lam
+        return binary
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        weight, residual, neg_direction, alpha, sign_scale, decay_scale = ctx.saved_tensors
+        dims = tuple(range(1, weight.dim()))
+        grad_weight = torch.addcmul(residual * ctx.lam, grad_out, alpha)
+        coupling = (grad_out * weight).sum(dims, keepdim=True)  # sum(g * W)
+        l1 = torch.linalg.vector_norm(weight, ord=1, dim=dims, keepdim=True)  # sum|W|
+        grad_scale = torch.addcmul(decay_scale, sign_scale,
+                                   torch.sub(coupling, l1, alpha=ctx.lam * ctx.beta))
+        grad_u = (grad_weight * neg_direction).sum(dims, keepdim=True)
+        return grad_weight, grad_scale, grad_u, None, None, None, None, None, None, None, None
+
+
+def recurrent_bilinear_binarize(weight, scale, u, constants: StepConstants, beta: float,
+                                lam: float):
+    """W_b of :class:`RecurrentBilinearBinarize`."""
+    return RecurrentBilinearBinarize.apply(weight, scale, u, *constants, beta, lam)
 
 
 def bilinear_binarize(weight, alpha, beta: float, lam: float, u=None, neg_direction=None):
