@@ -2,61 +2,22 @@
 # CocoMetric), sized for a 2-core CPU: small images, 2 images per batch, fewer
 # proposals and sampled RoIs, a short schedule. Everything else is inherited from
 # configs/rbonn_faster_rcnn_coco.py. Make the data with `make toy-data`.
-_base_ = '../rbonn_faster_rcnn_coco.py'
-
-toy_classes = ('circle', 'square', 'triangle', 'star')  # rbonn_det.datasets.TOY_CLASSES
-data_root = 'data/toy/coco/'
-img_scale = (192, 192)
+_base_ = ['../rbonn_faster_rcnn_coco.py', './_base_/toy_coco_data.py']
 
 model = dict(
     # no ImageNet 1-bit checkpoint here: train the whole backbone, BN included
     backbone=dict(init_cfg=None, frozen_stages=-1, norm_eval=False),
-    roi_head=dict(bbox_head=dict(num_classes=len(toy_classes))),
+    roi_head=dict(bbox_head=dict(num_classes={{_base_.toy_num_classes}})),
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=1000, max_per_img=300),
         rcnn=dict(sampler=dict(num=128))),
     test_cfg=dict(rpn=dict(nms_pre=1000, max_per_img=300)))
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    # 'instances': the metric's ground truth comes from the images loaded (below)
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'instances'))
-]
-train_dataloader = dict(
-    batch_size=2,
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(
-        data_root=data_root,
-        metainfo=dict(classes=toy_classes),
-        ann_file='annotations/instances_train.json',
-        data_prefix=dict(img='train/'),
-        filter_cfg=dict(filter_empty_gt=True, min_size=8),
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=2,
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(
-        data_root=data_root,
-        metainfo=dict(classes=toy_classes),
-        ann_file='annotations/instances_val.json',
-        data_prefix=dict(img='val/'),
-        pipeline=test_pipeline))
+# the toy data (./_base_/toy_coco_data.py), merged into the COCO config's loaders
+train_dataloader = {{_base_.toy_train_dataloader}}
+val_dataloader = {{_base_.toy_val_dataloader}}
 test_dataloader = val_dataloader
-# no ann_file: CocoMetric scores against the images the loader loaded, so a subset
-# (test_dataloader.dataset.indices=N) is scored on its N images, not on the whole file
-val_evaluator = dict(ann_file=None)
+val_evaluator = {{_base_.toy_evaluator}}
 test_evaluator = val_evaluator
 
 # short schedule: a few CPU minutes

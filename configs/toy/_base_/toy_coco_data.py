@@ -1,24 +1,28 @@
-# The toy data set in the COCO layout at toy scale (192 px, batch 2), for configs
-# composed from mmdet's own _base_ files (configs/toy/baselines/faster_rcnn_r18_mmdet_toy.py).
-# The RBONN toy configs set the same values on top of configs/rbonn_faster_rcnn_coco.py.
+# The toy data set in the COCO layout at toy scale (192 px, batch 2): the one home of
+# the toy Faster R-CNN configs' data settings. Every name starts with `toy_`, so this
+# file can be a second _base_ next to a config that has data settings of its own
+# (mmengine refuses keys defined by two bases); configs take what they need with
+# `{{_base_.toy_...}}` (../rbonn_faster_rcnn_toy.py, baselines/faster_rcnn_r18_mmdet_toy.py).
 toy_classes = ('circle', 'square', 'triangle', 'star')  # rbonn_det.datasets.TOY_CLASSES
-data_root = 'data/toy/coco/'
-img_scale = (192, 192)
-train_pipeline = [
+toy_num_classes = len(toy_classes)
+toy_data_root = 'data/toy/coco/'
+toy_img_scale = (192, 192)
+toy_train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='Resize', scale=toy_img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
-test_pipeline = [
+toy_test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='Resize', scale=toy_img_scale, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
+    # 'instances': the metric's ground truth comes from the images loaded (below)
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'instances'))
 ]
-train_dataloader = dict(
+toy_train_dataloader = dict(
     batch_size=2,
     num_workers=0,
     persistent_workers=False,
@@ -26,13 +30,13 @@ train_dataloader = dict(
     batch_sampler=dict(type='AspectRatioBatchSampler'),
     dataset=dict(
         type='CocoDataset',
-        data_root=data_root,
+        data_root=toy_data_root,
         metainfo=dict(classes=toy_classes),
         ann_file='annotations/instances_train.json',
         data_prefix=dict(img='train/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=8),
-        pipeline=train_pipeline))
-val_dataloader = dict(
+        pipeline=toy_train_pipeline))
+toy_val_dataloader = dict(
     batch_size=2,
     num_workers=0,
     persistent_workers=False,
@@ -40,13 +44,12 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type='CocoDataset',
-        data_root=data_root,
+        data_root=toy_data_root,
         metainfo=dict(classes=toy_classes),
         ann_file='annotations/instances_val.json',
         data_prefix=dict(img='val/'),
         test_mode=True,
-        pipeline=test_pipeline))
-test_dataloader = val_dataloader
-# no ann_file: scored against the images loaded (see configs/toy/rbonn_faster_rcnn_toy.py)
-val_evaluator = dict(type='CocoMetric', ann_file=None, metric='bbox', format_only=False)
-test_evaluator = val_evaluator
+        pipeline=toy_test_pipeline))
+# no ann_file: CocoMetric scores against the images the loader loaded, so a subset
+# (test_dataloader.dataset.indices=N) is scored on its N images, not on the whole file
+toy_evaluator = dict(type='CocoMetric', ann_file=None, metric='bbox', format_only=False)

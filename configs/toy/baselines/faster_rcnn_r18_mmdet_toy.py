@@ -15,11 +15,16 @@ _base_ = [
 model = dict(
     backbone=dict(depth=18, init_cfg=None, frozen_stages=-1, norm_eval=False),
     neck=dict(in_channels=[64, 128, 256, 512]),
-    roi_head=dict(bbox_head=dict(num_classes=4)),
+    roi_head=dict(bbox_head=dict(num_classes={{_base_.toy_num_classes}})),
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=1000, max_per_img=300),
         rcnn=dict(sampler=dict(num=128))),
     test_cfg=dict(rpn=dict(nms_pre=1000, max_per_img=300)))
+train_dataloader = {{_base_.toy_train_dataloader}}
+val_dataloader = {{_base_.toy_val_dataloader}}
+test_dataloader = val_dataloader
+val_evaluator = {{_base_.toy_evaluator}}
+test_evaluator = val_evaluator
 optim_wrapper = dict(optimizer=dict(lr=0.02 * 2 / 16))  # linear scaling rule: 2 images/step
 max_epochs = 3
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
