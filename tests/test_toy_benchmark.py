@@ -21,6 +21,7 @@ def test_toy_benchmark_smoke_and_rerun(tmp_path):
     assert [p['epoch'] for p in run['curve']] == [1] and 0 <= run['map'] <= 1
     assert results['protocol']['classes'][:3] == ['circle', 'ring', 'hexagon']
     assert results['protocol']['iters_per_epoch'] == 3  # 6 images, batch 2
+    assert 'param_scheduler.1.milestones=[2]' in run['options']  # 2/3 of 3 iterations
     log = next(work.glob('react_seed3/*/*.log')).read_text()
     assert "'seed': 3" in log or 'seed: 3' in log
     assert 'num_classes=7' in log or "'num_classes': 7" in log
@@ -31,6 +32,12 @@ def test_toy_benchmark_smoke_and_rerun(tmp_path):
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and 'reusing' in again.stdout
     assert json.loads((work / 'results.json').read_text())['runs'] == results['runs']
+    # other settings: the finished run is not reused
+    other = subprocess.run(cmd + ['--cfg-options', 'model.rpn_head.loss_bbox.loss_weight=2.0'],
+                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert other.returncode == 0 and 'made with other settings' in other.stdout
+    assert json.loads((work / 'react_seed3/result.json').read_text())['options'][-1] == \
+        'model.rpn_head.loss_bbox.loss_weight=2.0'
 
 
 def test_table_and_summary_format():

@@ -60,13 +60,16 @@ def data_options(data_root: Path, classes) -> list:
     return opts + [f'model.roi_head.bbox_head.num_classes={len(classes)}']
 
 
-def schedule_options(epochs: int, seed: int) -> list:
-    """The one schedule every method shares: validation after every epoch, the
-    learning rate x0.1 after two thirds of it, one checkpoint at the end."""
-    step = max(1, round(epochs * 2 / 3))
+def schedule_options(epochs: int, seed: int, iters_per_epoch: int) -> list:
+    """The one schedule every method shares: the configs' 100-iteration warm-up, the
+    learning rate x0.1 after two thirds of the iterations (not of the epochs: with 2
+    epochs that would drop it after the first), validation after every epoch, one
+    checkpoint at the end."""
+    total = epochs * iters_per_epoch
     return [f'randomness.seed={seed}', f'train_cfg.max_epochs={epochs}',
-            'train_cfg.val_interval=1', f'param_scheduler.1.end={epochs}',
-            f'param_scheduler.1.milestones=[{step}]',
+            'train_cfg.val_interval=1', 'param_scheduler.1.by_epoch=False',
+            'param_scheduler.1.begin=0', f'param_scheduler.1.end={total}',
+            f'param_scheduler.1.milestones=[{round(total * 2 / 3)}]',
             f'default_hooks.checkpoint.interval={epochs}']
 
 
@@ -91,13 +94,20 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def run_one(method: str, seed: int, args, extra: list, run_dir: Path) -> dict:
+def run_one(method: str, seed: int, options: list, run_dir: Path) -> dict:
+    """Train one method with one seed, or reuse the finished run made with the same
+    config and options (a run made with other settings is trained again)."""
+    config = METHODS[method][0]
     done = run_dir / 'result.json'
     if done.is_file():
-        print(f'[toy_benchmark] {method} seed {seed}: reusing {done}', flush=True)
-        return json.loads(done.read_text())
-    cmd = [sys.executable, 'tools/train.py', METHODS[method][0], '--work-dir', str(run_dir),
-           '--cfg-options', *schedule_options(args.epochs, seed), *extra, *args.cfg_options]
+        old = json.loads(done.read_text())
+        if old.get('config') == config and old.get('options') == options:
+            print(f'[toy_benchmark] {method} seed {seed}: reusing {done}', flush=True)
+            return old
+        print(f'[toy_benchmark] {method} seed {seed}: {done} was made with other settings; '
+              'training again', flush=True)
+    cmd = [sys.executable, 'tools/train.py', config, '--work-dir', str(run_dir),
+           '--cfg-options', *options]
     print(f'[toy_benchmark] {method} seed {seed}: {" ".join(cmd[1:])}', flush=True)
     t0 = time.time()
     log = run_dir / 'train_stdout.log'
@@ -107,7 +117,8 @@ def run_one(method: str, seed: int, args, extra: list, run_dir: Path) -> dict:
     if proc.returncode != 0:
         tail = log.read_text()[-3000:]
         sys.exit(f'toy_benchmark: error: {method} seed {seed} failed (log {log}):\n{tail}')
-    res = dict(method=method, seed=seed, wall_s=round(time.time() - t0, 1), **read_run(run_dir))
+    res = dict(method=method, seed=seed, config=config, options=options,
+               wall_s=round(time.time() - t0, 1), **read_run(run_dir))
     write_atomic(done, json.dumps(res, indent=1))
     print(f'[toy_benchmark]   mAP {res["map"]:.3f}  mAP50 {res["map50"]:.3f}  '
           f'{res["s_per_iter"]:.2f} s/iter  {res["wall_s"] / 60:.1f} min', flush=True)
@@ -207,17 +218,22 @@ def main():
     for seed in args.seeds:  # seed-major: after the first pass every method has a row
         for method in args.methods:
             run_dir = work / f'{method}_seed{seed}'
-            runs.append(run_one(method, seed, args, data_options(root, classes), run_dir))
+            options = [*schedule_options(args.epochs, seed, iters_per_epoch),
+                       *data_options(root, classes), *args.cfg_options]
+            runs.append(run_one(method, seed, options, run_dir))
     summary = summarise(runs, args.methods)
+    total = args.epochs * iters_per_epoch
     header = (f'Faster R-CNN R18-FPN, {args.data} toy set ({len(classes)} classes, '
               f'{train_images} train images), {args.epochs} epochs x {iters_per_epoch} '
-              f'iterations, seeds {", ".join(map(str, args.seeds))}; mean +- std over seeds; '
+              f'iterations (lr x0.1 at {round(total * 2 / 3)}), seeds '
+              f'{", ".join(map(str, args.seeds))}; mean +- std over seeds; '
               f'{time.strftime("%Y-%m-%d")}.')
     md = table(summary, header)
     write_atomic(work / 'results.md', md)
     write_atomic(work / 'results.json', json.dumps(
         dict(protocol=dict(data=args.data, data_root=str(args.data_root), classes=list(classes),
                            epochs=args.epochs, iters_per_epoch=iters_per_epoch,
+                           lr_drop_at_iteration=round(args.epochs * iters_per_epoch * 2 / 3),
                            seeds=args.seeds, cfg_options=args.cfg_options),
              runs=runs, summary=summary), indent=1))
     plot(runs, args.methods, iters_per_epoch, work / 'curves.png')
