@@ -2,18 +2,15 @@
 # CocoMetric), sized for a 2-core CPU: small images, 2 images per batch, fewer
 # proposals and sampled RoIs, a short schedule. Everything else is inherited from
 # configs/rbonn_faster_rcnn_coco.py. Make the data with `make toy-data`.
-_base_ = ['../rbonn_faster_rcnn_coco.py', './_base_/toy_coco_data.py']
+_base_ = ['../rbonn_faster_rcnn_coco.py', './_base_/toy_faster_rcnn.py']
 
 model = dict(
-    # no ImageNet 1-bit checkpoint here: train the whole backbone, BN included
-    backbone=dict(init_cfg=None, frozen_stages=-1, norm_eval=False),
-    roi_head=dict(bbox_head=dict(num_classes={{_base_.toy_num_classes}})),
-    train_cfg=dict(
-        rpn_proposal=dict(nms_pre=1000, max_per_img=300),
-        rcnn=dict(sampler=dict(num=128))),
-    test_cfg=dict(rpn=dict(nms_pre=1000, max_per_img=300)))
+    backbone={{_base_.toy_backbone}},
+    roi_head={{_base_.toy_roi_head}},
+    train_cfg={{_base_.toy_train_cfg}},
+    test_cfg={{_base_.toy_test_cfg}})
 
-# the toy data (./_base_/toy_coco_data.py), merged into the COCO config's loaders
+# the toy data (./_base_/toy_faster_rcnn.py), merged into the COCO config's loaders
 train_dataloader = {{_base_.toy_train_dataloader}}
 val_dataloader = {{_base_.toy_val_dataloader}}
 test_dataloader = val_dataloader

@@ -10,16 +10,14 @@ _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
-    '../_base_/toy_coco_data.py',
+    '../_base_/toy_faster_rcnn.py',
 ]
 model = dict(
     backbone=dict(depth=18, init_cfg=None, frozen_stages=-1, norm_eval=False),
     neck=dict(in_channels=[64, 128, 256, 512]),
-    roi_head=dict(bbox_head=dict(num_classes={{_base_.toy_num_classes}})),
-    train_cfg=dict(
-        rpn_proposal=dict(nms_pre=1000, max_per_img=300),
-        rcnn=dict(sampler=dict(num=128))),
-    test_cfg=dict(rpn=dict(nms_pre=1000, max_per_img=300)))
+    roi_head={{_base_.toy_roi_head}},
+    train_cfg={{_base_.toy_train_cfg}},
+    test_cfg={{_base_.toy_test_cfg}})
 train_dataloader = {{_base_.toy_train_dataloader}}
 val_dataloader = {{_base_.toy_val_dataloader}}
 test_dataloader = val_dataloader

@@ -1,5 +1,6 @@
-# The toy data set in the COCO layout at toy scale (192 px, batch 2): the one home of
-# the toy Faster R-CNN configs' data settings. Every name starts with `toy_`, so this
+# The toy Faster R-CNN settings in one home: the toy data set in the COCO layout at toy
+# scale (192 px, batch 2) and the toy-scale model options (no pretrained backbone,
+# fewer proposals and sampled RoIs). Every name starts with `toy_`, so this
 # file can be a second _base_ next to a config that has data settings of its own
 # (mmengine refuses keys defined by two bases); configs take what they need with
 # `{{_base_.toy_...}}` (../rbonn_faster_rcnn_toy.py, baselines/faster_rcnn_r18_mmdet_toy.py).
@@ -7,6 +8,11 @@ toy_classes = ('circle', 'square', 'triangle', 'star')  # rbonn_det.datasets.TOY
 toy_num_classes = len(toy_classes)
 toy_data_root = 'data/toy/coco/'
 toy_img_scale = (192, 192)
+# no ImageNet 1-bit checkpoint here: train the whole backbone, BN included
+toy_backbone = dict(init_cfg=None, frozen_stages=-1, norm_eval=False)
+toy_roi_head = dict(bbox_head=dict(num_classes=toy_num_classes))
+toy_train_cfg = dict(rpn_proposal=dict(nms_pre=1000, max_per_img=300), rcnn=dict(sampler=dict(num=128)))
+toy_test_cfg = dict(rpn=dict(nms_pre=1000, max_per_img=300))
 toy_train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
