@@ -11,7 +11,7 @@ from torch import nn
 
 from .quantizers import ACT_QUANTIZERS, WEIGHT_QUANTIZERS, BilinearWeight, build_quantizer
 from .rbo import (StepConstants, bilinear_term, check_rbo_options, drelu_mask, drelu_masks,
-                  recurrent_weight, step_constants)
+                  recurrent_weight, step_constants, step_constants_of)
 
 
 class BinaryConv2d(nn.Conv2d):
@@ -263,12 +263,8 @@ def refresh_recurrent_directions(layers) -> None:
                             [layer.tau for layer in group], mode)
         directions = torch._foreach_mul([layer.prev_grad for layer in group], masks)
         torch._foreach_neg_(directions)
-        betas = [layer.weight_quantizer.beta for layer in group]
-        decay = [layer.weight_quantizer.lam * b * b * (layer.weight.numel() // layer.weight.shape[0])
-                 for layer, b in zip(group, betas)]
-        alphas = torch._foreach_abs(scales)
-        alpha_betas = torch._foreach_mul(alphas, betas)
-        parts = zip(directions, alphas, alpha_betas, torch._foreach_neg(alpha_betas),
-                    torch._foreach_sign(scales), torch._foreach_mul(scales, decay))
-        for layer, constants in zip(group, parts):
-            layer.set_step_constants(StepConstants(*constants))
+        quantizers = [layer.weight_quantizer for layer in group]
+        constants = step_constants_of(directions, scales, [q.beta for q in quantizers],
+                                      [q.lam for q in quantizers])
+        for layer, layer_constants in zip(group, constants):
+            layer.set_step_constants(layer_constants)

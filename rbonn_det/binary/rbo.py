@@ -98,13 +98,21 @@ class StepConstants(NamedTuple):
     decay_scale: torch.Tensor  # lam * beta^2 * n * s: the reconstruction term's part of dL/ds
 
 
+def step_constants_of(neg_directions, scales, betas, lams) -> list:
+    """:class:`StepConstants` of many layers at once (``_foreach`` ops; lists of per-layer
+    N, s, beta, lam; n = Ci * k * k of each weight)."""
+    decay = [lam * beta * beta * (n.numel() // n.shape[0])
+             for n, beta, lam in zip(neg_directions, betas, lams)]
+    alphas = torch._foreach_abs(scales)
+    alpha_betas = torch._foreach_mul(alphas, list(betas))
+    return [StepConstants(*parts) for parts in zip(
+        neg_directions, alphas, alpha_betas, torch._foreach_neg(alpha_betas),
+        torch._foreach_sign(scales), torch._foreach_mul(scales, decay))]
+
+
 def step_constants(neg_direction, scale, beta: float, lam: float) -> StepConstants:
-    """:class:`StepConstants` of one layer (n = Ci * k * k of its weight)."""
-    n = neg_direction.numel() // neg_direction.shape[0]
-    alpha = scale.abs()
-    alpha_beta = alpha * beta
-    return StepConstants(neg_direction, alpha, alpha_beta, alpha_beta.neg(), scale.sign(),
-                         scale * (lam * beta * beta * n))
+    """:class:`StepConstants` of one layer."""
+    return step_constants_of([neg_direction], [scale], [beta], [lam])[0]
 
 
 class RecurrentBilinearBinarize(Function):
