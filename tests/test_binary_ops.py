@@ -108,6 +108,27 @@ def test_scale_gradient_through_abs():
     torch.testing.assert_close(conv.weight.grad, wb.grad * conv.scale.abs().detach() + 1e-4 * res)
 
 
+def test_zero_scale_channel_gets_finite_spec_gradients():
+    # a channel with s = 0 (W_b = 0) or a tiny |s| gets the spec's gradients: the
+    # training backward must not recover sign(W_eff) from W_b / |s|
+    conv = make_rbo(co=3, ci=2)
+    with torch.no_grad():
+        conv.scale.copy_(torch.tensor([0.0, -0.5, 1e-300]).view(3, 1, 1, 1))
+    conv.train()
+    out = conv(torch.randn(1, 2, 5, 5))
+    out.backward(torch.randn_like(out))
+    w = conv.weight.detach()
+    assert torch.isfinite(conv.weight.grad).all() and torch.isfinite(conv.scale.grad).all()
+    torch.testing.assert_close(conv.weight.grad[0], 1e-4 * w[0])  # g * 0 + lam * (W - 0)
+    assert conv.scale.grad[0].item() == 0  # sgn(0) = 0
+    # |s| = 1e-300: dL/ds keeps the -lam*beta*sum|W| term
+    g = out.new_zeros(out.shape)
+    conv.zero_grad()
+    conv(torch.randn(1, 2, 5, 5)).backward(g)
+    torch.testing.assert_close(conv.scale.grad[2].flatten(),
+                               -1e-4 * 0.02 * w[2].abs().sum().view(1), rtol=1e-6, atol=0)
+
+
 def test_recurrent_step_and_u_gradient():
     conv = make_rbo(co=10, ci=3)
     torch.manual_seed(3)

@@ -80,10 +80,10 @@ def step(model, wrapper, x):
 
 
 def test_rbo_step_dispatch_count_against_reactnet():
-    """Deterministic for a torch version. torch 2.13, whole step: RBONN 925 vs
-    ReActNet 755 = 1.225x. The target was 1.15x against the ReActNet conv of the
+    """Deterministic for a torch version. torch 2.13, whole step: RBONN 908 vs
+    ReActNet 755 = 1.203x. The target was 1.15x against the ReActNet conv of the
     time (883 ops: RBONN's 1000 met it at 1.133x); the released ReActNet rule
-    (alpha detached, clipped STE) is cheaper, and RBONN's floor is about 10 extra ops
+    (alpha detached, clipped STE) is cheaper, and RBONN's floor is about 9 extra ops
     per conv: two more parameters (s, u: gradient accumulation, reductions), the L1
     norms of the paper's mask, the bilinear backward's W-coupled dL/ds
     (docs/benchmarks.md). This pins today's cost against regressions."""
@@ -97,7 +97,7 @@ def test_rbo_step_dispatch_count_against_reactnet():
                                                         momentum=0.9, foreach=True))
         step(model, wrapper, x)  # steady state: stored gradients, fresh directions
         counts[conv] = sum(count_dispatched_ops(lambda: step(model, wrapper, x)).values())
-    assert counts['RBOConv'] / counts['ReActConv'] <= 1.25, counts
+    assert counts['RBOConv'] / counts['ReActConv'] <= 1.21, counts
 
 
 def test_compiled_training_step_matches_eager():

@@ -92,8 +92,7 @@ class StepConstants(NamedTuple):
     (:func:`rbonn_det.binary.refresh_recurrent_directions`), not per forward."""
     neg_direction: torch.Tensor  # N = -M * G_prev
     alpha: torch.Tensor  # |s|
-    alpha_beta: torch.Tensor  # |s| * beta: W_b = +-alpha_beta
-    neg_alpha_beta: torch.Tensor
+    alpha_beta: torch.Tensor  # |s| * beta: W_b = sign(W_eff) * alpha_beta
     sign_scale: torch.Tensor  # sgn(s): d|s|/ds
     decay_scale: torch.Tensor  # lam * beta^2 * n * s: the reconstruction term's part of dL/ds
 
@@ -104,9 +103,8 @@ def step_constants_of(neg_directions, scales, betas, lams) -> list:
     decay = [lam * beta * beta * (n.numel() // n.shape[0])
              for n, beta, lam in zip(neg_directions, betas, lams)]
     alphas = torch._foreach_abs(scales)
-    alpha_betas = torch._foreach_mul(alphas, list(betas))
     return [StepConstants(*parts) for parts in zip(
-        neg_directions, alphas, alpha_betas, torch._foreach_neg(alpha_betas),
+        neg_directions, alphas, torch._foreach_mul(alphas, list(betas)),
         torch._foreach_sign(scales), torch._foreach_mul(scales, decay))]
 
 
@@ -119,34 +117,36 @@ class RecurrentBilinearBinarize(Function):
     """:class:`BilinearBinarize` with the recurrent step, as RBOConv trains: the same
     values and gradients, taking s itself (dL/ds = sgn(s) * dL/dalpha) and the
     step's constants, so that one forward + backward dispatches as few operations as
-    the math allows (a GPU step at these sizes is bound by them). Backward::
+    the math allows (a GPU step at these sizes is bound by them). The forward keeps
+    sign(W_eff); with ``t = g - lam*beta*sign(W_eff)`` (one op) the backward is::
 
-        dW = g * alpha + lam * (W_eff - W_b)
-        ds = sgn(s) * (sum(g * W_eff) - lam*beta*sum|W_eff|) + lam*beta^2*n * s
+        dW = alpha * t + lam * W_eff           (= g * alpha + lam * (W_eff - W_b))
+        ds = sgn(s) * sum(t * W_eff) + lam*beta^2*n * s
+                                               (sum(t * W_eff) = sum(g * W_eff) - lam*beta*sum|W_eff|)
         du = sum(dW * N)
+
+    (W_b itself is not kept: saving a Function's output costs two more operations.)
     """
 
     @staticmethod
-    def forward(ctx, weight, scale, u, neg_direction, alpha, alpha_beta, neg_alpha_beta,
-                sign_scale, decay_scale, beta: float, lam: float):
+    def forward(ctx, weight, scale, u, neg_direction, alpha, alpha_beta, sign_scale,
+                decay_scale, beta: float, lam: float):
         weight = torch.addcmul(weight, u, neg_direction)
-        binary = torch.where(weight >= 0, alpha_beta, neg_alpha_beta)
-        ctx.save_for_backward(weight, weight - binary, neg_direction, alpha, sign_scale,
-                              decay_scale)
-        ctx.beta, ctx.lam = beta, lam
-        return binary
+        sign = binary_sign(weight)
+        ctx.save_for_backward(weight, sign, neg_direction, alpha, sign_scale, decay_scale)
+        ctx.lam, ctx.lam_beta = lam, lam * beta
+        return sign * alpha_beta
 
     @staticmethod
     def backward(ctx, grad_out):
-        weight, residual, neg_direction, alpha, sign_scale, decay_scale = ctx.saved_tensors
+        weight, sign, neg_direction, alpha, sign_scale, decay_scale = ctx.saved_tensors
         dims = tuple(range(1, weight.dim()))
-        grad_weight = torch.addcmul(residual * ctx.lam, grad_out, alpha)
-        coupling = (grad_out * weight).sum(dims, keepdim=True)  # sum(g * W)
-        l1 = torch.linalg.vector_norm(weight, ord=1, dim=dims, keepdim=True)  # sum|W|
+        shifted = torch.add(grad_out, sign, alpha=-ctx.lam_beta)  # t
+        grad_weight = torch.add(shifted * alpha, weight, alpha=ctx.lam)
         grad_scale = torch.addcmul(decay_scale, sign_scale,
-                                   torch.sub(coupling, l1, alpha=ctx.lam * ctx.beta))
+                                   (shifted * weight).sum(dims, keepdim=True))
         grad_u = (grad_weight * neg_direction).sum(dims, keepdim=True)
-        return grad_weight, grad_scale, grad_u, None, None, None, None, None, None, None, None
+        return (grad_weight, grad_scale, grad_u) + (None,) * 7
 
 
 def recurrent_bilinear_binarize(weight, scale, u, constants: StepConstants, beta: float,
