@@ -41,6 +41,19 @@ def test_block_follows_the_spec_and_released_names():
     assert same.downsample is None
 
 
+def test_bireal_block_style_is_bi_real_nets_block():
+    block = BiBasicBlock(64, 128, stride=2, conv_cfg=dict(type='BiRealConv'),
+                         block_style='bireal').eval()
+    assert [n for n, _ in block.named_children()] == ['binary_conv', 'bn1', 'downsample']
+    x = torch.randn(2, 64, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(block(x), block.bn1(block.binary_conv(x)) + block.downsample(x))
+    net = BiResNet(conv_cfg=dict(type='BiRealConv'), block_style='bireal')
+    assert not any(isinstance(m, (LearnableBias, nn.PReLU)) for m in net.modules())
+    with pytest.raises(ValueError, match=r"block_style must be one of \('react', 'bireal'\), got 'xnor'"):
+        BiResNet(block_style='xnor')
+
+
 def test_frozen_stages_and_norm_eval():
     net = BiResNet(depth=18, frozen_stages=1, norm_eval=True)
     net.train()

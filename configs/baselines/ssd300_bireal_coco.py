@@ -1,4 +1,5 @@
-# Baseline: ../rbonn_ssd300_coco.py with Bi-Real convs (approx-sign, alpha = mean|W| with gradient).
+# Baseline: ../rbonn_ssd300_coco.py with Bi-Real Net's binary conv (the released HardBinaryConv,
+# alpha detached, clipped weight STE) in this SSD's shared 1-bit unit (ReActNet-style shift before the sign).
 _base_ = '../rbonn_ssd300_coco.py'
 conv = dict(type='BiRealConv')
 model = dict(backbone=dict(conv_cfg=conv), neck=dict(conv_cfg=conv))

@@ -116,7 +116,10 @@ class XNORConv(BinaryConv2d):
 
 
 class BiRealConv(BinaryConv2d):
-    """Bi-Real Net: approx-sign activations, alpha = mean|W| with gradient."""
+    """Bi-Real Net's binary conv (released ``HardBinaryConv``): approx-sign
+    activations, alpha = mean|W| detached, clipped straight-through weight gradient.
+    The Bi-Real network differs from ReActNet's in the block around the conv
+    (``BiResNet(block_style='bireal')``)."""
 
     default_input_quantizer, default_weight_quantizer = 'approx_sign', 'bireal'
 

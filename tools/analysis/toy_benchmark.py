@@ -17,8 +17,8 @@ continues where it stopped (an unfinished run starts again). Writes to ``--work-
 
 The data set (``--data hard``: 7 look-alike classes, colour independent of class,
 clutter, occlusion; ``easy``: the demo's set) is generated into ``--data-root`` if it
-is not there. Faster R-CNN on 2 CPU cores: ~7 minutes per run, ~2 hours for the
-whole default protocol (6 methods x 3 seeds).
+is not there. Faster R-CNN on 2 CPU cores: ~6.5 minutes per run, ~2.3 hours for the
+whole default protocol (7 methods x 3 seeds).
 """
 import argparse
 import json
@@ -39,14 +39,13 @@ METHODS = {
                   'the 1-bit architecture with real convs, 1-bit recipe (ablation)'),
     'xnor': ('configs/toy/baselines/faster_rcnn_xnor_toy.py', 'XNOR-Net (released port rule)'),
     'bireal': ('configs/toy/baselines/faster_rcnn_bireal_toy.py',
-               'Bi-Real Net weights/activations (same network as react here)'),
+               "Bi-Real Net (HardBinaryConv in Bi-Real's block: no shifts, no PReLU)"),
     'react': ('configs/toy/baselines/faster_rcnn_react_toy.py', 'ReActNet (HardBinaryConv)'),
     'rbonn': ('configs/toy/rbonn_faster_rcnn_toy.py', 'RBONN'),
     'rbonn_no_recurrent': ('configs/toy/baselines/faster_rcnn_rbonn_no_recurrent_toy.py',
                            'RBONN without the recurrent step (ablation)'),
 }
-# bireal is off by default: with the shared block its network and rule equal react's
-DEFAULT_METHODS = ['real_mmdet', 'real_twin', 'xnor', 'react', 'rbonn', 'rbonn_no_recurrent']
+DEFAULT_METHODS = list(METHODS)
 
 
 def data_options(data_root: Path, classes) -> list:

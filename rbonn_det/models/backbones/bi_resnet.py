@@ -3,6 +3,8 @@
 Block (one binary 3x3 conv per block; names follow the released checkpoint):
     x -> move0 (LearnableBias) -> binary_conv (sign(x) inside) -> bn1 (+ downsample(x))
       -> move1 -> prelu -> move2
+``block_style='bireal'``: Bi-Real Net's released block, without ReActNet's shifts and
+PReLU: x -> binary_conv -> bn1 (+ downsample(x)).
 Real-valued: the 7x7 stem (conv1, bn1, maxpool; no activation, as the released
 key list has none) and the 1x1 shortcut convs.
 """
@@ -15,13 +17,19 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ...binary import LearnableBias
 
 
+BLOCK_STYLES = ('react', 'bireal')
+
+
 class BiBasicBlock(BaseModule):
-    """One binary 3x3 conv with the ReActNet shifts and a real shortcut."""
+    """One binary 3x3 conv with a real shortcut; with ReActNet's shifts and PReLU
+    (``block_style='react'``) or without them, as Bi-Real Net (``'bireal'``)."""
 
     def __init__(self, in_channels, out_channels, stride=1, conv_cfg=None,
-                 norm_cfg=dict(type='BN'), init_cfg=None):
+                 norm_cfg=dict(type='BN'), block_style='react', init_cfg=None):
         super().__init__(init_cfg)
-        self.move0 = LearnableBias(in_channels)
+        self.block_style = block_style
+        if block_style == 'react':
+            self.move0 = LearnableBias(in_channels)
         self.binary_conv = build_conv_layer(conv_cfg, in_channels, out_channels, 3,
                                             stride=stride, padding=1, bias=False)
         self.bn1 = build_norm_layer(norm_cfg, out_channels)[1]
@@ -34,14 +42,16 @@ class BiBasicBlock(BaseModule):
                 nn.AvgPool2d(2, 2, ceil_mode=True) if stride == 2 else nn.Identity(),
                 nn.Conv2d(in_channels, out_channels, 1, bias=False),
                 build_norm_layer(norm_cfg, out_channels)[1])
-        self.move1 = LearnableBias(out_channels)
-        self.prelu = nn.PReLU(out_channels)
-        self.move2 = LearnableBias(out_channels)
+        if block_style == 'react':
+            self.move1 = LearnableBias(out_channels)
+            self.prelu = nn.PReLU(out_channels)
+            self.move2 = LearnableBias(out_channels)
 
     def forward(self, x):
-        out = self.bn1(self.binary_conv(self.move0(x)))
+        react = self.block_style == 'react'
+        out = self.bn1(self.binary_conv(self.move0(x) if react else x))
         out = out + (x if self.downsample is None else self.downsample(x))
-        return self.move2(self.prelu(self.move1(out)))
+        return self.move2(self.prelu(self.move1(out))) if react else out
 
 
 @MODELS.register_module()
@@ -56,6 +66,9 @@ class BiResNet(BaseModule):
         out_indices (Sequence[int]): stages whose outputs are returned.
         frozen_stages (int): -1 none; 0 the stem; k the stem and stages 1..k.
         norm_cfg (dict): norm layers. norm_eval (bool): keep BN in eval mode.
+        block_style (str): ``'react'`` (default): ReActNet's block, a learnable shift
+            before the sign and RPReLU (shift, PReLU, shift) after the sum; ``'bireal'``:
+            Bi-Real Net's block (sign, conv, BN, shortcut sum; no shifts, no PReLU).
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint=...)``.
     """
 
@@ -64,8 +77,11 @@ class BiResNet(BaseModule):
 
     def __init__(self, depth=18, in_channels=3, conv_cfg=dict(type='RBOConv'),
                  out_indices=(0, 1, 2, 3), frozen_stages=-1, norm_cfg=dict(type='BN'),
-                 norm_eval=False, init_cfg=None):
+                 norm_eval=False, block_style='react', init_cfg=None):
         super().__init__(init_cfg)
+        if block_style not in BLOCK_STYLES:
+            raise ValueError(f'BiResNet: block_style must be one of {BLOCK_STYLES}, '
+                             f'got {block_style!r}')
         if depth not in self.arch_settings:
             raise ValueError(f'BiResNet: depth must be one of {sorted(self.arch_settings)}, '
                              f'got {depth}')
@@ -81,7 +97,7 @@ class BiResNet(BaseModule):
             layer = []
             for j in range(blocks):
                 stride = 2 if (i > 0 and j == 0) else 1
-                layer.append(BiBasicBlock(channels, out_ch, stride, conv_cfg, norm_cfg))
+                layer.append(BiBasicBlock(channels, out_ch, stride, conv_cfg, norm_cfg, block_style))
                 channels = out_ch
             self.add_module(f'layer{i + 1}', nn.Sequential(*layer))
         self._freeze_stages()
