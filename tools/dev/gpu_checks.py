@@ -14,35 +14,11 @@ Prints one line per check and exits non-zero on a failure.
 """
 import argparse
 import copy
-import importlib
 import runpy
 import shlex
 import sys
-import types
 
-
-def allow_mmcv_without_compiled_ops():
-    """The device image has no mmcv build with compiled ops (RoIAlign/NMS are
-    built only by `make setup` on the CPU machines). These checks never call
-    them, but importing mmdet's detectors imports mmcv.ops, which looks the
-    compiled functions up by name: give it a module whose functions raise."""
-    try:
-        importlib.import_module('mmcv._ext')
-        return
-    except ImportError:
-        pass
-
-    class MissingOps(types.ModuleType):
-        def __getattr__(self, name):
-            if name.startswith('__'):  # module protocol (inspect, pickle): absent
-                raise AttributeError(name)
-
-            def missing(*args, **kwargs):
-                raise RuntimeError(f'mmcv op {name} is not compiled on this machine')
-            return missing
-
-    sys.modules['mmcv._ext'] = MissingOps('mmcv._ext')
-
+from mmcv_without_ops import allow_mmcv_without_compiled_ops  # tools/dev (this directory)
 
 allow_mmcv_without_compiled_ops()
 
