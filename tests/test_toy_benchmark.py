@@ -49,3 +49,17 @@ def test_table_and_summary_format():
     assert abs(summary['rbonn']['map'][0] - 0.3) < 1e-12
     assert abs(summary['rbonn']['map'][1] - 0.1414213562) < 1e-9  # sample std of 0.2, 0.4
     assert '| rbonn | 0.300 +- 0.141 | 0.600 +- 0.141 | 1.00 | 2 |' in bench.table(summary, 'h')
+
+
+def test_validation_without_detections_counts_as_zero(tmp_path):
+    # mmdet logs a validation row without metrics when no image has a detection
+    run = tmp_path / 'run' / '20261127_000000' / 'vis_data'
+    run.mkdir(parents=True)
+    rows = [dict(lr=0.01, loss=5.0, time=1.0, step=1), dict(data_time=0.1, time=0.5, step=1),
+            dict(lr=0.01, loss=4.0, time=1.2, step=2),
+            {'coco/bbox_mAP': 0.037, 'coco/bbox_mAP_50': 0.09, 'time': 0.5, 'step': 2}]
+    (run / 'scalars.json').write_text('\n'.join(json.dumps(r) for r in rows))
+    result = load_tool('tools/analysis/toy_benchmark.py').read_run(tmp_path / 'run')
+    assert result['curve'] == [dict(epoch=1, map=0.0, map50=0.0, no_detections=True),
+                               dict(epoch=2, map=0.037, map50=0.09)]
+    assert result['map'] == 0.037

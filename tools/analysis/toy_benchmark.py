@@ -79,8 +79,12 @@ def read_run(run_dir: Path) -> dict:
         raise RuntimeError(f'no scalars.json under {run_dir}: the run failed, see its log')
     rows = [json.loads(line) for line in files[-1].read_text().splitlines() if line.strip()]
     times = [r['time'] for r in rows if 'loss' in r and 'time' in r]
-    curve = [dict(epoch=int(r['step']), map=r['coco/bbox_mAP'], map50=r['coco/bbox_mAP_50'])
-             for r in rows if 'coco/bbox_mAP' in r]
+    # a validation with no detections at all logs no metrics (mmdet's CocoMetric returns
+    # {} for empty results): COCO mAP is 0 there, kept as 0 and marked, not dropped
+    curve = [dict(epoch=int(r['step']), map=r.get('coco/bbox_mAP', 0.0),
+                  map50=r.get('coco/bbox_mAP_50', 0.0),
+                  **({} if 'coco/bbox_mAP' in r else dict(no_detections=True)))
+             for r in rows if 'step' in r and 'loss' not in r and 'lr' not in r]
     if not curve or not times:
         raise RuntimeError(f'{run_dir}: no training or evaluation rows in the log')
     return dict(curve=curve, map=curve[-1]['map'], map50=curve[-1]['map50'],
