@@ -10,13 +10,8 @@ from mmengine.runner import Runner
 
 from rbonn_det.cli.common import (check_or_exit, common_parser, finish_distributed, load_config,
                                   parse, setup_cpu_distributed)
-from rbonn_det.engine import NonFiniteLossError
+from rbonn_det.engine import NonFiniteLossError, use_amp
 from rbonn_det.registry import register_all_modules
-
-# --amp: the AMP twin of each wrapper (MMEngine's AMP needs CUDA)
-AMP_WRAPPERS = {'OptimWrapper': 'AmpOptimWrapper', 'RBOOptimWrapper': 'RBOAmpOptimWrapper',
-                'NonFiniteSkipOptimWrapper': 'NonFiniteSkipAmpOptimWrapper'}
-
 
 def main():
     parser = common_parser('Train a detector')
@@ -31,9 +26,7 @@ def main():
                  'on GPUs); leave --amp off on this machine')
     cfg = load_config(args)
     if args.amp:
-        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        cfg.optim_wrapper.type = AMP_WRAPPERS.get(wrapper, wrapper)
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+        use_amp(cfg.optim_wrapper)
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':

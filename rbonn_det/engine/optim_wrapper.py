@@ -111,3 +111,16 @@ class RBOAmpOptimWrapper(NonFiniteSkip, RBOGradientHandoff, AmpOptimWrapper):
     """AmpOptimWrapper for models with RBOConv layers. The stored gradient is
     the unscaled one (GradScaler unscales in place during ``step``); a step
     skipped for Inf/NaN stores nothing for the affected layers."""
+
+
+# the AMP twin of each optimizer wrapper the configs use (MMEngine's AMP needs CUDA)
+AMP_WRAPPERS = {'OptimWrapper': 'AmpOptimWrapper', 'RBOOptimWrapper': 'RBOAmpOptimWrapper',
+                'NonFiniteSkipOptimWrapper': 'NonFiniteSkipAmpOptimWrapper'}
+
+
+def use_amp(optim_wrapper_cfg) -> None:
+    """Turn a config's ``optim_wrapper`` into its AMP twin (dynamic loss scale), in
+    place: what ``tools/train.py --amp`` and the train-step benchmark's ``--amp`` do."""
+    kind = optim_wrapper_cfg.get('type', 'OptimWrapper')
+    optim_wrapper_cfg['type'] = AMP_WRAPPERS.get(kind, kind)
+    optim_wrapper_cfg['loss_scale'] = 'dynamic'

@@ -62,25 +62,18 @@ def build(config: str, device: str, use_torchvision_ops: bool, amp: bool):
     """Model and optimizer wrapper of ``config`` as ``tools/train.py`` builds them
     (the config's wrapper, constructor and parameter groups), randomly initialised."""
     from mmengine.optim import build_optim_wrapper
-    from mmengine.registry import init_default_scope
-    from mmdet.registry import MODELS
+
+    from rbonn_det.apis import build_model
+    from rbonn_det.engine import use_amp
     cfg = Config.fromfile(config)
     cfg.model.backbone.pop('init_cfg', None)
     if use_torchvision_ops:
         route_mmcv_ops_to_torchvision(cfg)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model).to(device).train()
-    wrapper_cfg = cfg.optim_wrapper
     if amp:
-        kind = wrapper_cfg.get('type', 'OptimWrapper')
-        amp_kind = {'OptimWrapper': 'AmpOptimWrapper',
-                    'RBOOptimWrapper': 'RBOAmpOptimWrapper',
-                    'NonFiniteSkipOptimWrapper': 'NonFiniteSkipAmpOptimWrapper'}
-        if kind not in amp_kind:
-            raise ValueError(f'--amp: no AMP form of optim_wrapper type {kind!r} known')
-        wrapper_cfg.type = amp_kind[kind]
-    return model, build_optim_wrapper(model, wrapper_cfg), cfg
+        use_amp(cfg.optim_wrapper)
+    torch.manual_seed(0)
+    model = build_model(cfg).to(device).train()
+    return model, build_optim_wrapper(model, cfg.optim_wrapper), cfg
 
 
 def num_classes_of(cfg) -> int:
@@ -107,11 +100,10 @@ def main():
     cuda = args.device.startswith('cuda')
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     width, height = args.size
-    runs, steps = {}, {}
+    steps = {}
     for config in args.configs:
         model, wrapper, cfg = build(config, args.device, use_tv, args.amp)
         data = synthetic_batch(args.batch, width, height, num_classes_of(cfg))
-        runs[config] = (model, wrapper)
         steps[config] = (lambda m, w, d: lambda: m.train_step(d, w))(model, wrapper, data)
     print(f'[train-step] {args.device}, batch {args.batch} x {width}x{height}, '
           f'{"AMP" if args.amp else "fp32"}, RoIAlign/NMS: '
