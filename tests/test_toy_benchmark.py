@@ -63,3 +63,42 @@ def test_validation_without_detections_counts_as_zero(tmp_path):
     assert result['curve'] == [dict(epoch=1, map=0.0, map50=0.0, no_detections=True),
                                dict(epoch=2, map=0.037, map50=0.09)]
     assert result['map'] == 0.037
+
+
+def test_parallel_runs_keep_plan_order_and_report_every_failure(monkeypatch):
+    import threading
+    import time
+    bench = load_tool('tools/analysis/toy_benchmark.py')
+    state = dict(running=0, peak=0, envs=[])
+    lock = threading.Lock()
+
+    def fake_run_one(method, seed, options, run_dir, env=None):
+        with lock:
+            state['running'] += 1
+            state['peak'] = max(state['peak'], state['running'])
+            state['envs'].append(env)
+        time.sleep(0.2 if seed == 0 else 0.05)  # later runs finish first
+        with lock:
+            state['running'] -= 1
+        if method == 'bad':
+            raise bench.RunFailed(f'bad seed {seed} failed')
+        return dict(method=method, seed=seed)
+
+    monkeypatch.setattr(bench, 'run_one', fake_run_one)
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    plan = [(m, s, [], None) for s in (0, 1) for m in ('a', 'b')]
+    runs = bench.run_all(plan, jobs=4)
+    assert [(r['method'], r['seed']) for r in runs] == [('a', 0), ('b', 0), ('a', 1), ('b', 1)]
+    assert state['peak'] == 4
+    assert all(e['OMP_NUM_THREADS'] == str(max(1, __import__('os').cpu_count() // 4))
+               for e in state['envs'])
+    state['envs'].clear()
+    assert bench.run_all(plan, jobs=1) and state['envs'] == [None] * 4
+    bad = [('a', 0, [], None), ('bad', 1, [], None), ('bad', 2, [], None), ('b', 3, [], None)]
+    state['envs'].clear()
+    try:
+        bench.run_all(bad, jobs=2)
+        raise AssertionError('failures must stop the protocol')
+    except SystemExit as err:
+        assert 'bad seed 1 failed' in str(err) and 'bad seed 2 failed' in str(err)
+    assert len(state['envs']) == 4  # the runs after a failure still ran

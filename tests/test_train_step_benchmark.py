@@ -83,3 +83,69 @@ def test_torchvision_nms_maps_mmcv_arguments(monkeypatch):
         dets, keep = torchvision_nms(boxes, scores, 0.5, **kwargs)
         ref_dets, ref_keep = mmcv_nms.nms(boxes, scores, 0.5, **kwargs)
         assert torch.equal(keep, ref_keep) and torch.equal(dets, ref_dets), kwargs
+
+
+def test_route_everywhere_reroutes_configs_that_do_not_ask(monkeypatch):
+    """What tools/dev/device_site/sitecustomize.py does for tools/train.py on the GPU
+    image: every RoIAlign built afterwards (config untouched) and batched_nms go to
+    torchvision; the training step is the compiled ops' step to the bit."""
+    tool = load_tool('tools/analysis/benchmark_train_step.py')
+    data = tool.synthetic_batch(1, 160, 128, num_classes=4)
+    model, wrapper, _ = tool.build(TOY[0], 'cpu', use_torchvision_ops=False, amp=False)
+    torch.manual_seed(1)
+    expected = model.train_step(data, wrapper)
+
+    calls = {'roi_align': 0, 'nms': 0}
+    package, ops = fake_torchvision(calls)
+    monkeypatch.setitem(sys.modules, 'torchvision', package)
+    monkeypatch.setitem(sys.modules, 'torchvision.ops', ops)
+    monkeypatch.setattr(mmcv_nms, 'nms', mmcv_nms.nms)  # both restored after the test
+    monkeypatch.setattr(mmcv.ops.RoIAlign, '__init__', mmcv.ops.RoIAlign.__init__)
+    load_tool('tools/dev/mmcv_without_ops.py').route_mmcv_ops_to_torchvision_everywhere()
+    model, wrapper, cfg = tool.build(TOY[0], 'cpu', use_torchvision_ops=False, amp=False)
+    assert 'use_torchvision' not in cfg.model.roi_head.bbox_roi_extractor.roi_layer
+    torch.manual_seed(1)
+    routed = model.train_step(data, wrapper)
+    assert calls['roi_align'] >= 1 and calls['nms'] >= 1, calls
+    for key in expected:
+        torch.testing.assert_close(routed[key], expected[key], rtol=0, atol=0)
+    try:
+        mmcv.ops.RoIAlign(7, pool_mode='max')
+        raise AssertionError('max pooling must be refused')
+    except ValueError as err:
+        assert 'average only' in str(err)
+
+
+def test_device_site_hook_is_inert_with_compiled_ops():
+    code = ('import mmcv.ops, importlib; '
+            "print(getattr(mmcv.ops.RoIAlign.__init__, 'routed_to_torchvision', False), "
+            "importlib.import_module('mmcv.ops.nms').nms.__module__)")
+    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True,
+                         env={**__import__('os').environ,
+                              'PYTHONPATH': str(ROOT / 'tools/dev/device_site')})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ['False', 'mmcv.ops.nms']
+
+
+def test_device_site_hook_without_compiled_ops():
+    """The GPU image's case, simulated: mmcv._ext cannot be imported. The hook installs
+    the stand-in and routes both ops; the tools' own later call sees the stand-in as
+    'ops missing' (their output says torchvision), and an unrouted op raises clearly."""
+    code = '''
+import importlib, runpy, sys
+sys.modules['mmcv._ext'] = None  # import mmcv._ext now raises ImportError
+runpy.run_path('tools/dev/device_site/sitecustomize.py')
+import mmcv.ops
+sys.path.insert(0, 'tools/dev')
+import mmcv_without_ops
+assert mmcv_without_ops.allow_mmcv_without_compiled_ops() is True
+assert mmcv.ops.RoIAlign(7, 0.25).use_torchvision is True
+assert importlib.import_module('mmcv.ops.nms').nms.__name__ == 'torchvision_nms'
+try:
+    importlib.import_module('mmcv.ops.nms').ext_module.nms_rotated()  # not routed
+except RuntimeError as err:
+    print(err)
+'''
+    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert 'is not compiled on this machine' in out.stdout

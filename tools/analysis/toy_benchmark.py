@@ -3,6 +3,7 @@ shared schedule, over several training seeds.
 
     python tools/analysis/toy_benchmark.py [--methods ...] [--seeds 0 1 2] [--epochs 2]
         [--data hard] [--data-root data/toy_hard] [--work-dir work_dirs/toy_benchmark]
+        [--jobs 1]
 
 Each run is ``tools/train.py`` on a shipped toy config in its own process
 (``--list-methods`` shows which), validated after every epoch. A finished run leaves
@@ -18,9 +19,12 @@ continues where it stopped (an unfinished run starts again). Writes to ``--work-
 The data set (``--data hard``: 7 look-alike classes, colour independent of class,
 clutter, occlusion; ``easy``: the demo's set) is generated into ``--data-root`` if it
 is not there. Faster R-CNN on 2 CPU cores: ~6.5 minutes per run, ~2.3 hours for the
-whole default protocol (7 methods x 3 seeds).
+whole default protocol (7 methods x 3 seeds). ``--jobs N`` trains N runs at a time
+(on a GPU machine they share the GPU; each gets cores / N CPU threads unless
+OMP_NUM_THREADS is set): the s/iter column then measures a shared machine.
 """
 import argparse
+import concurrent.futures
 import json
 import math
 import os
@@ -97,9 +101,17 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def run_one(method: str, seed: int, options: list, run_dir: Path) -> dict:
+class RunFailed(RuntimeError):
+    pass
+
+
+def run_one(method: str, seed: int, options: list, run_dir: Path, env=None) -> dict:
     """Train one method with one seed, or reuse the finished run made with the same
-    config and options (a run made with other settings is trained again)."""
+    config and options (a run made with other settings is trained again).
+
+    Raises:
+        RunFailed: tools/train.py exited with an error (the message ends with its log).
+    """
     config = METHODS[method][0]
     done = run_dir / 'result.json'
     if done.is_file():
@@ -116,16 +128,39 @@ def run_one(method: str, seed: int, options: list, run_dir: Path) -> dict:
     log = run_dir / 'train_stdout.log'
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(log, 'w') as out:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
     if proc.returncode != 0:
         tail = log.read_text()[-3000:]
-        sys.exit(f'toy_benchmark: error: {method} seed {seed} failed (log {log}):\n{tail}')
+        raise RunFailed(f'{method} seed {seed} failed (log {log}):\n{tail}')
     res = dict(method=method, seed=seed, config=config, options=options,
                wall_s=round(time.time() - t0, 1), **read_run(run_dir))
     write_atomic(done, json.dumps(res, indent=1))
-    print(f'[toy_benchmark]   mAP {res["map"]:.3f}  mAP50 {res["map50"]:.3f}  '
-          f'{res["s_per_iter"]:.2f} s/iter  {res["wall_s"] / 60:.1f} min', flush=True)
+    print(f'[toy_benchmark] {method} seed {seed}: mAP {res["map"]:.3f}  mAP50 '
+          f'{res["map50"]:.3f}  {res["s_per_iter"]:.2f} s/iter  {res["wall_s"] / 60:.1f} min',
+          flush=True)
     return res
+
+
+def run_all(plan: list, jobs: int) -> list:
+    """Every (method, seed, options, run_dir) of ``plan``, ``jobs`` at a time, in plan
+    order. A failed run does not stop the others; the failures are reported together
+    at the end (exit status 1), after every other run has left its result.json."""
+    env = None
+    if jobs > 1 and 'OMP_NUM_THREADS' not in os.environ:
+        env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // jobs)))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(run_one, *item, env=env) for item in plan]
+    failures = [str(f.exception()) for f in futures if f.exception() is not None]
+    if failures:
+        sys.exit('toy_benchmark: error: ' + '\n\n'.join(failures))
+    return [f.result() for f in futures]
+
+
+def machine() -> str:
+    import torch
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f'CPU, {os.cpu_count()} cores'
 
 
 def mean_std(values):
@@ -204,32 +239,34 @@ def main():
     parser.add_argument('--work-dir', default='work_dirs/toy_benchmark')
     parser.add_argument('--cfg-options', nargs='*', default=[],
                         help='extra key=value options passed to every run')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs trained at the same time (default 1)')
     parser.add_argument('--list-methods', action='store_true')
     args = parser.parse_args()
     if args.list_methods:
         for name, (cfg, what) in METHODS.items():
             print(f'{name:20s} {cfg}  ({what})')
         return
-    if args.epochs < 1 or not args.seeds:
-        parser.error('--epochs must be >= 1 and --seeds non-empty')
+    if args.epochs < 1 or not args.seeds or args.jobs < 1:
+        parser.error('--epochs and --jobs must be >= 1 and --seeds non-empty')
     args.data_root = args.data_root or ('data/toy_hard' if args.data == 'hard' else 'data/toy')
     root, classes, train_images = ensure_data(args)
     batch = 2  # the toy configs' train batch
     iters_per_epoch = math.ceil(train_images / batch)
     work = ROOT / args.work_dir
-    runs = []
-    for seed in args.seeds:  # seed-major: after the first pass every method has a row
-        for method in args.methods:
-            run_dir = work / f'{method}_seed{seed}'
-            options = [*schedule_options(args.epochs, seed, iters_per_epoch),
-                       *data_options(root, classes), *args.cfg_options]
-            runs.append(run_one(method, seed, options, run_dir))
+    plan = [(method, seed, [*schedule_options(args.epochs, seed, iters_per_epoch),
+                            *data_options(root, classes), *args.cfg_options],
+             work / f'{method}_seed{seed}')
+            for seed in args.seeds  # seed-major: after the first pass every method has a row
+            for method in args.methods]
+    runs = run_all(plan, args.jobs)
     summary = summarise(runs, args.methods)
     total = args.epochs * iters_per_epoch
     header = (f'Faster R-CNN R18-FPN, {args.data} toy set ({len(classes)} classes, '
               f'{train_images} train images), {args.epochs} epochs x {iters_per_epoch} '
               f'iterations (lr x0.1 at {round(total * 2 / 3)}), seeds '
-              f'{", ".join(map(str, args.seeds))}; mean +- std over seeds; '
+              f'{", ".join(map(str, args.seeds))}; mean +- std over seeds; {machine()}'
+              f'{f", {args.jobs} runs at a time" if args.jobs > 1 else ""}; '
               f'{time.strftime("%Y-%m-%d")}.')
     md = table(summary, header)
     write_atomic(work / 'results.md', md)
@@ -237,7 +274,8 @@ def main():
         dict(protocol=dict(data=args.data, data_root=str(args.data_root), classes=list(classes),
                            epochs=args.epochs, iters_per_epoch=iters_per_epoch,
                            lr_drop_at_iteration=round(args.epochs * iters_per_epoch * 2 / 3),
-                           seeds=args.seeds, cfg_options=args.cfg_options),
+                           seeds=args.seeds, cfg_options=args.cfg_options,
+                           machine=machine(), jobs=args.jobs),
              runs=runs, summary=summary), indent=1))
     plot(runs, args.methods, iters_per_epoch, work / 'curves.png')
     print(md)

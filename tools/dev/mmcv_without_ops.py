@@ -9,6 +9,9 @@ the CPU machines). For developer checks on that machine only, never the product 
   step does call, RoIAlign and NMS, computed by torchvision instead (the same
   definitions: average RoI pooling with ``aligned``, greedy IoU suppression with the
   kept indices in descending score order).
+- :func:`route_mmcv_ops_to_torchvision_everywhere`: the same for every detector the
+  process builds (tools/train.py and tools/test.py, through
+  ``tools/dev/device_site/sitecustomize.py``).
 """
 import importlib
 import sys
@@ -19,8 +22,12 @@ def allow_mmcv_without_compiled_ops() -> bool:
     """Install a stand-in ``mmcv._ext`` if the compiled one is missing.
 
     Returns:
-        bool: True if the stand-in was installed (the compiled ops are absent).
+        bool: True if the compiled ops are absent (the stand-in is installed, now or by
+        an earlier call, e.g. tools/dev/device_site/sitecustomize.py).
     """
+    installed = sys.modules.get('mmcv._ext')
+    if installed is not None and vars(installed).get('stand_in_for_compiled_ops'):
+        return True
     try:
         importlib.import_module('mmcv._ext')
         return False
@@ -36,7 +43,9 @@ def allow_mmcv_without_compiled_ops() -> bool:
                 raise RuntimeError(f'mmcv op {name} is not compiled on this machine')
             return missing
 
-    sys.modules['mmcv._ext'] = MissingOps('mmcv._ext')
+    stand_in = MissingOps('mmcv._ext')
+    stand_in.stand_in_for_compiled_ops = True
+    sys.modules['mmcv._ext'] = stand_in
     return True
 
 
@@ -81,3 +90,23 @@ def route_mmcv_ops_to_torchvision(cfg) -> None:
 
     visit(cfg.model)
     mmcv_nms.nms = torchvision_nms
+
+
+def route_mmcv_ops_to_torchvision_everywhere() -> None:
+    """Every ``mmcv.ops.RoIAlign`` built from now on computes with torchvision, and
+    ``batched_nms`` with :func:`torchvision_nms`, whatever the config says."""
+    roi_align = importlib.import_module('mmcv.ops.roi_align')
+    importlib.import_module('mmcv.ops.nms').nms = torchvision_nms
+    init = roi_align.RoIAlign.__init__
+    if getattr(init, 'routed_to_torchvision', False):
+        return
+
+    def torchvision_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        if self.pool_mode != 'avg':
+            raise ValueError(f'RoIAlign(pool_mode={self.pool_mode!r}): torchvision pools by '
+                             "average only; use the compiled mmcv op")
+        self.use_torchvision = True
+
+    torchvision_init.routed_to_torchvision = True
+    roi_align.RoIAlign.__init__ = torchvision_init
