@@ -141,6 +141,8 @@ import mmcv_without_ops
 assert mmcv_without_ops.allow_mmcv_without_compiled_ops() is True
 assert mmcv.ops.RoIAlign(7, 0.25).use_torchvision is True
 assert importlib.import_module('mmcv.ops.nms').nms.__name__ == 'torchvision_nms'
+from mmengine.utils.dl_utils import mmcv_full_available
+assert mmcv_full_available() is False  # mmengine's Runner asks this (SyncBN revert)
 try:
     importlib.import_module('mmcv.ops.nms').ext_module.nms_rotated()  # not routed
 except RuntimeError as err:

@@ -45,7 +45,7 @@ export PYTHONPATH="$PWD/tools/dev/device_site:$PWD:${PYTHONPATH:-}" PYTHONUNBUFF
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null
 BENCH=${BENCH_ARGS:---batch 32 --size 224 --steps 20 --warmup 5}
 echo "== 1. gpu_checks + benchmark_rbo ($(left) s left)"
-timeout 200 $PY tools/dev/gpu_checks.py ${DEVICE:+--device $DEVICE} \
+[ -z "${SKIP_CHECKS:-}" ] && timeout 200 $PY tools/dev/gpu_checks.py ${DEVICE:+--device $DEVICE} \
     --bench "$BENCH" --bench "$BENCH --amp"
 echo "== 2. benchmark_train_step ($(left) s left)"
 STEP=${TRAIN_STEP_ARGS:---steps 10 --warmup 3}

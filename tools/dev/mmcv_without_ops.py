@@ -14,6 +14,7 @@ the CPU machines). For developer checks on that machine only, never the product 
   ``tools/dev/device_site/sitecustomize.py``).
 """
 import importlib
+import importlib.machinery
 import sys
 import types
 
@@ -45,6 +46,9 @@ def allow_mmcv_without_compiled_ops() -> bool:
 
     stand_in = MissingOps('mmcv._ext')
     stand_in.stand_in_for_compiled_ops = True
+    # a spec without a loader: mmengine's mmcv_full_available() (pkgutil.find_loader)
+    # then reads "not available" instead of failing on a module without __spec__
+    stand_in.__spec__ = importlib.machinery.ModuleSpec('mmcv._ext', None)
     sys.modules['mmcv._ext'] = stand_in
     return True
 
