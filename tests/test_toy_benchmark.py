@@ -32,6 +32,11 @@ def test_toy_benchmark_smoke_and_rerun(tmp_path):
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and 'reusing' in again.stdout
     assert json.loads((work / 'results.json').read_text())['runs'] == results['runs']
+    report = subprocess.run(cmd + ['--report-unfinished'], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert report.returncode == 0 and 'tools/train.py' not in report.stdout, report.stderr[-2000:]
+    assert 'compared at epoch 1 of 1' in report.stdout and '1 of 1 runs finished' in report.stdout
+    assert (work / 'results_unfinished.md').is_file() and (work / 'curves_unfinished.png').is_file()
     # other settings: the finished run is not reused
     other = subprocess.run(cmd + ['--cfg-options', 'model.rpn_head.loss_bbox.loss_weight=2.0'],
                            cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -102,3 +107,23 @@ def test_parallel_runs_keep_plan_order_and_report_every_failure(monkeypatch):
     except SystemExit as err:
         assert 'bad seed 1 failed' in str(err) and 'bad seed 2 failed' in str(err)
     assert len(state['envs']) == 4  # the runs after a failure still ran
+
+
+def test_unfinished_runs_are_compared_at_the_epoch_all_reached(tmp_path):
+    bench = load_tool('tools/analysis/toy_benchmark.py')
+    plan = []
+    for name, maps in (('a', [0.01, 0.05, 0.09]), ('b', [0.02, 0.04])):
+        stamp = tmp_path / name / '20261127_000000'
+        (stamp / 'vis_data').mkdir(parents=True)
+        rows = [dict(lr=0.01, loss=1.0, time=0.7, step=1)]
+        rows += [{'coco/bbox_mAP': m, 'coco/bbox_mAP_50': 2 * m, 'step': e + 1}
+                 for e, m in enumerate(maps)]
+        (stamp / 'vis_data' / 'scalars.json').write_text('\n'.join(json.dumps(r) for r in rows))
+        (stamp / '20261127_000000.log').write_text('    CUDA available: True\n'
+                                                  '    GPU 0: NVIDIA H200\n')
+        plan.append((name, 0, [], tmp_path / name))
+    runs, epoch = bench.report_unfinished(plan)
+    assert epoch == 2
+    assert [(r['method'], r['map'], r['map50'], len(r['curve'])) for r in runs] == \
+        [('a', 0.05, 0.1, 2), ('b', 0.04, 0.08, 2)]
+    assert {r['device'] for r in runs} == {'NVIDIA H200'} and not any(r['finished'] for r in runs)

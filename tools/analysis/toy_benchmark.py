@@ -22,12 +22,15 @@ is not there. Faster R-CNN on 2 CPU cores: ~6.5 minutes per run, ~2.3 hours for 
 whole default protocol (7 methods x 3 seeds). ``--jobs N`` trains N runs at a time
 (on a GPU machine they share the GPU; each gets cores / N CPU threads unless
 OMP_NUM_THREADS is set): the s/iter column then measures a shared machine.
+``--report-unfinished`` tabulates a protocol stopped part-way (a time limit) without
+training: every run cut at the last epoch all of them reached.
 """
 import argparse
 import concurrent.futures
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -91,8 +94,31 @@ def read_run(run_dir: Path) -> dict:
              for r in rows if 'step' in r and 'loss' not in r and 'lr' not in r]
     if not curve or not times:
         raise RuntimeError(f'{run_dir}: no training or evaluation rows in the log')
+    log = files[-1].parents[1] / f'{files[-1].parents[1].name}.log'
+    gpu = re.search(r'GPU 0: (.+)', log.read_text()) if log.is_file() else None
     return dict(curve=curve, map=curve[-1]['map'], map50=curve[-1]['map50'],
-                s_per_iter=statistics.median(times[1:] or times))
+                s_per_iter=statistics.median(times[1:] or times),
+                device=gpu.group(1).strip() if gpu else 'CPU')
+
+
+def report_unfinished(plan: list) -> tuple:
+    """The runs of ``plan`` as far as they got (e.g. a protocol stopped by a time
+    limit), each cut at the last epoch every run reached so all are compared at the
+    same iteration. Trains nothing.
+
+    Returns:
+        tuple: (runs, common epoch).
+    """
+    runs = []
+    for method, seed, _, run_dir in plan:
+        res = read_run(run_dir)  # raises if the run never logged
+        runs.append(dict(method=method, seed=seed, finished=(run_dir / 'result.json').is_file(),
+                         **res))
+    epoch = min(r['curve'][-1]['epoch'] for r in runs)
+    for r in runs:
+        r['curve'] = [p for p in r['curve'] if p['epoch'] <= epoch]
+        r['map'], r['map50'] = r['curve'][-1]['map'], r['curve'][-1]['map50']
+    return runs, epoch
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -241,6 +267,10 @@ def main():
                         help='extra key=value options passed to every run')
     parser.add_argument('--jobs', type=int, default=1,
                         help='runs trained at the same time (default 1)')
+    parser.add_argument('--report-unfinished', action='store_true',
+                        help='train nothing: tabulate the runs in --work-dir as far as they '
+                             'got (all cut at the last epoch every run reached); writes '
+                             'results_unfinished.{json,md} and curves_unfinished.png')
     parser.add_argument('--list-methods', action='store_true')
     args = parser.parse_args()
     if args.list_methods:
@@ -259,27 +289,38 @@ def main():
              work / f'{method}_seed{seed}')
             for seed in args.seeds  # seed-major: after the first pass every method has a row
             for method in args.methods]
-    runs = run_all(plan, args.jobs)
-    summary = summarise(runs, args.methods)
     total = args.epochs * iters_per_epoch
+    drop = round(total * 2 / 3)
+    if args.report_unfinished:
+        runs, epoch = report_unfinished(plan)
+        devices = sorted({r['device'] for r in runs})
+        stage = (f'UNFINISHED: compared at epoch {epoch} of {args.epochs} (iteration '
+                 f'{epoch * iters_per_epoch}, {"after" if epoch * iters_per_epoch > drop else "before"}'
+                 f' the lr drop); {sum(r["finished"] for r in runs)} of {len(runs)} runs finished')
+        suffix = '_unfinished'
+    else:
+        runs = run_all(plan, args.jobs)
+        devices, stage, suffix = [machine()], None, ''
+    summary = summarise(runs, args.methods)
     header = (f'Faster R-CNN R18-FPN, {args.data} toy set ({len(classes)} classes, '
               f'{train_images} train images), {args.epochs} epochs x {iters_per_epoch} '
-              f'iterations (lr x0.1 at {round(total * 2 / 3)}), seeds '
-              f'{", ".join(map(str, args.seeds))}; mean +- std over seeds; {machine()}'
+              f'iterations (lr x0.1 at {drop}), seeds '
+              f'{", ".join(map(str, args.seeds))}; mean +- std over seeds; {", ".join(devices)}'
               f'{f", {args.jobs} runs at a time" if args.jobs > 1 else ""}; '
-              f'{time.strftime("%Y-%m-%d")}.')
+              f'{time.strftime("%Y-%m-%d")}.' + (f' {stage}.' if stage else ''))
     md = table(summary, header)
-    write_atomic(work / 'results.md', md)
-    write_atomic(work / 'results.json', json.dumps(
+    write_atomic(work / f'results{suffix}.md', md)
+    write_atomic(work / f'results{suffix}.json', json.dumps(
         dict(protocol=dict(data=args.data, data_root=str(args.data_root), classes=list(classes),
                            epochs=args.epochs, iters_per_epoch=iters_per_epoch,
-                           lr_drop_at_iteration=round(args.epochs * iters_per_epoch * 2 / 3),
-                           seeds=args.seeds, cfg_options=args.cfg_options,
-                           machine=machine(), jobs=args.jobs),
+                           lr_drop_at_iteration=drop, seeds=args.seeds,
+                           cfg_options=args.cfg_options, machine=', '.join(devices),
+                           jobs=args.jobs, **(dict(stage=stage) if stage else {})),
              runs=runs, summary=summary), indent=1))
-    plot(runs, args.methods, iters_per_epoch, work / 'curves.png')
+    plot(runs, args.methods, iters_per_epoch, work / f'curves{suffix}.png')
     print(md)
-    print(f'[toy_benchmark] wrote {work / "results.json"}, results.md, curves.png')
+    print(f'[toy_benchmark] wrote {work / f"results{suffix}.json"}, results{suffix}.md, '
+          f'curves{suffix}.png')
 
 
 if __name__ == '__main__':

@@ -15,7 +15,9 @@
 #      trained at once on the GPU (TOY_EPOCHS, default 8), packed into $OUT/toy_gpu.tgz
 #      (curves of unfinished runs included: their scalars.json holds every epoch done).
 # RoIAlign / NMS run on torchvision there (tools/dev/device_site/sitecustomize.py).
-# Dry run on a CPU machine first (small sizes, no wheels): see tests/test_gpu_session.py.
+# Environment knobs (defaults are the GPU session's): PYTHON, DEVICE, SKIP_WHEELS,
+# SKIP_CHECKS, BENCH_ARGS, TRAIN_STEP_ARGS, TOY_EPOCHS, TOY_JOBS, TOY_DATA, TOY_WORK,
+# TOY_ARGS. tests/test_gpu_session.py dry-runs it on the CPU with small sizes.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 if [ "${1:-}" = "--download-wheels" ]; then
@@ -52,14 +54,15 @@ STEP=${TRAIN_STEP_ARGS:---steps 10 --warmup 3}
 timeout 120 $PY tools/analysis/benchmark_train_step.py $STEP
 timeout 120 $PY tools/analysis/benchmark_train_step.py $STEP --amp
 TOY_TIME=$(( $(left) - 30 ))
+TOY_WORK=${TOY_WORK:-work_dirs/toy_benchmark_gpu}
 echo "== 3. toy protocol, ${TOY_EPOCHS:-8} epochs, every method x 3 seeds at once (${TOY_TIME} s)"
 if [ "$TOY_TIME" -gt 60 ]; then
     timeout "$TOY_TIME" $PY tools/analysis/toy_benchmark.py --epochs "${TOY_EPOCHS:-8}" \
         --jobs "${TOY_JOBS:-21}" --data-root "${TOY_DATA:-data/toy_hard}" \
-        --work-dir work_dirs/toy_benchmark_gpu ${TOY_ARGS:-}
+        --work-dir "$TOY_WORK" ${TOY_ARGS:-}
     echo "toy protocol exit status $?"
     pkill -f tools/train.py
     sleep 2
-    tar czf "$OUT/toy_gpu.tgz" --exclude='*.pth' -C work_dirs toy_benchmark_gpu
+    tar czf "$OUT/toy_gpu.tgz" --exclude='*.pth' -C "$(dirname "$TOY_WORK")" "$(basename "$TOY_WORK")"
 fi
 echo "== done in $(( $(date +%s) - START )) s"

@@ -1,0 +1,31 @@
+"""tools/dev/gpu_session.sh dry-run on the CPU, as a device session would run it but
+with small sizes: the checks, both step benchmarks and a one-run toy protocol execute,
+the log and the packed toy results land in $OUT. (The device has 15 minutes; a script
+that first fails there wastes them.)"""
+import os
+import subprocess
+import tarfile
+
+from _tools import ROOT
+
+
+def test_gpu_session_dry_run_on_cpu(tmp_path):
+    env = dict(os.environ, OUT=str(tmp_path / 'out'), SKIP_WHEELS='1', PYTHON=os.sys.executable,
+               DEVICE='cpu', BENCH_ARGS='--batch 2 --size 64 --steps 1 --warmup 0',
+               TRAIN_STEP_ARGS='--size 128 96 --batch 1 --steps 1 --warmup 0',
+               TOY_EPOCHS='1', TOY_JOBS='2', TOY_DATA=str(tmp_path / 'toy'),
+               TOY_WORK=str(tmp_path / 'toy_work'),
+               TOY_ARGS='--methods react --seeds 0 --num-train 4 --num-test 2')
+    proc = subprocess.run(['bash', 'tools/dev/gpu_session.sh', '400'], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    log = (tmp_path / 'out' / 'session.log').read_text()
+    assert log.count('[gpu-check] PASS') == 6, log[-3000:]  # 5 conv types + wrapper steps
+    assert 'dispatched aten ops, whole step' in log
+    assert log.count('ratio to first 1.000') == 1  # fp32 step benchmark (AMP needs CUDA)
+    assert 'toy protocol exit status 0' in log and '== done in' in log
+    with tarfile.open(tmp_path / 'out' / 'toy_gpu.tgz') as tar:
+        names = tar.getnames()
+    assert 'toy_work/results.md' in names and 'toy_work/react_seed0/result.json' in names
+    assert not any(n.endswith('.pth') for n in names)
+    assert not (ROOT / 'work_dirs' / 'toy_work').exists()
