@@ -127,3 +127,28 @@ def test_unfinished_runs_are_compared_at_the_epoch_all_reached(tmp_path):
     assert [(r['method'], r['map'], r['map50'], len(r['curve'])) for r in runs] == \
         [('a', 0.05, 0.1, 2), ('b', 0.04, 0.08, 2)]
     assert {r['device'] for r in runs} == {'NVIDIA H200'} and not any(r['finished'] for r in runs)
+
+
+def test_finished_run_is_reused_only_with_the_same_config_content(tmp_path, monkeypatch):
+    bench = load_tool('tools/analysis/toy_benchmark.py')
+    config = bench.METHODS['react'][0]
+    digest = bench.config_digest(config)
+    assert len(digest) == 16 and digest == bench.config_digest(config)
+    assert digest != bench.config_digest(bench.METHODS['rbonn'][0])
+
+    class Trained(Exception):
+        pass
+
+    def no_training(*args, **kwargs):
+        raise Trained
+    monkeypatch.setattr(bench.subprocess, 'run', no_training)
+    options = ['randomness.seed=0']
+    for recorded, reused in ((digest, True), ('0' * 16, False), (None, False)):
+        result = dict(method='react', seed=0, config=config, options=options, map=0.1)
+        if recorded:
+            result['config_digest'] = recorded
+        (tmp_path / 'result.json').write_text(json.dumps(result))
+        try:
+            assert bench.run_one('react', 0, options, tmp_path)['map'] == 0.1 and reused
+        except Trained:
+            assert not reused

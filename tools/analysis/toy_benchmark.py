@@ -27,6 +27,7 @@ training: every run cut at the last epoch all of them reached.
 """
 import argparse
 import concurrent.futures
+import hashlib
 import json
 import math
 import os
@@ -131,22 +132,33 @@ class RunFailed(RuntimeError):
     pass
 
 
+def config_digest(config: str) -> str:
+    """Fingerprint of a config as resolved (its _base_ files included), so a finished
+    run is not reused after the config, or a base it inherits, changed."""
+    from mmengine.config import Config
+    text = json.dumps(Config.fromfile(str(ROOT / config)).to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def run_one(method: str, seed: int, options: list, run_dir: Path, env=None) -> dict:
     """Train one method with one seed, or reuse the finished run made with the same
-    config and options (a run made with other settings is trained again).
+    config (path and resolved content) and options; a run made with other settings,
+    or recorded without the config's digest, is trained again.
 
     Raises:
         RunFailed: tools/train.py exited with an error (the message ends with its log).
     """
     config = METHODS[method][0]
+    digest = config_digest(config)
     done = run_dir / 'result.json'
     if done.is_file():
         old = json.loads(done.read_text())
-        if old.get('config') == config and old.get('options') == options:
+        if (old.get('config'), old.get('config_digest'), old.get('options')) == (
+                config, digest, options):
             print(f'[toy_benchmark] {method} seed {seed}: reusing {done}', flush=True)
             return old
-        print(f'[toy_benchmark] {method} seed {seed}: {done} was made with other settings; '
-              'training again', flush=True)
+        print(f'[toy_benchmark] {method} seed {seed}: {done} was made with other settings '
+              '(config, its content or options); training again', flush=True)
     cmd = [sys.executable, 'tools/train.py', config, '--work-dir', str(run_dir),
            '--cfg-options', *options]
     print(f'[toy_benchmark] {method} seed {seed}: {" ".join(cmd[1:])}', flush=True)
@@ -158,7 +170,7 @@ def run_one(method: str, seed: int, options: list, run_dir: Path, env=None) -> d
     if proc.returncode != 0:
         tail = log.read_text()[-3000:]
         raise RunFailed(f'{method} seed {seed} failed (log {log}):\n{tail}')
-    res = dict(method=method, seed=seed, config=config, options=options,
+    res = dict(method=method, seed=seed, config=config, config_digest=digest, options=options,
                wall_s=round(time.time() - t0, 1), **read_run(run_dir))
     write_atomic(done, json.dumps(res, indent=1))
     print(f'[toy_benchmark] {method} seed {seed}: mAP {res["map"]:.3f}  mAP50 '
