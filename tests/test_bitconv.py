@@ -6,8 +6,8 @@ from torch import nn
 
 from rbonn_det.binary import RBOConv, XNORConv
 from rbonn_det.deploy import PackedBinaryConv2d, load_packed, pack_state_dict
-from rbonn_det.deploy.bitconv import (BitPackedConv2d, load_extension, pack_weight_words,
-                                      use_bitwise_kernels)
+from rbonn_det.deploy.bitconv import (BitPackedConv2d, available_isas, kernel_isa,
+                                      load_extension, pack_weight_words, use_bitwise_kernels)
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -54,6 +54,56 @@ def test_integer_dot_products_are_exact_and_outputs_match(ci, co, k, s, p, d, hw
     assert torch.equal(fast(x), dots)
     # with scales and bias: the emulation's output up to fp32 rounding
     torch.testing.assert_close(BitPackedConv2d(conv)(x), conv(x), rtol=1e-5, atol=1e-5)
+
+
+# channel counts around the blocks (AVX-512: 32 channels x 4 pixels, AVX2: 16 x 2,
+# scalar 8 x 4) and widths with pixel tails
+ISA_CASES = [(64, 32, 3, 1, 1, 9), (130, 45, 3, 2, 1, 11), (512, 40, 3, 1, 1, 7),
+             (200, 7, 1, 1, 0, 5), (2000, 33, 3, 1, 1, 3)]
+
+
+@pytest.mark.parametrize('ci,co,k,s,p,hw', ISA_CASES)
+def test_every_kernel_isa_gives_the_exact_dots_and_identical_outputs(ci, co, k, s, p, hw,
+                                                                    monkeypatch):
+    """Each popcount kernel the CPU has (AVX-512 VPOPCNTQ / AVX2 / scalar), forced by
+    RBONN_BITCONV_ISA: the integer dot products equal conv2d's on +-1 tensors (exact
+    in float64), and the scaled outputs are bit-identical across kernels and threads."""
+    conv = packed_conv(ci, co, k, stride=s, padding=p, bias=True)
+    x = torch.randn(2, ci, hw, hw)
+    fast = BitPackedConv2d(conv)
+    plain = BitPackedConv2d(conv)
+    plain.scale.fill_(1.0)
+    plain.bias = torch.zeros(0)
+    dots = F.conv2d(sign(x).double(), sign(conv.weight).double(), stride=s, padding=p).float()
+    outputs = {}
+    threads = torch.get_num_threads()
+    try:
+        for isa in available_isas():
+            monkeypatch.setenv('RBONN_BITCONV_ISA', isa)
+            assert kernel_isa() == isa
+            for n in sorted({1, threads}):
+                torch.set_num_threads(n)
+                assert torch.equal(plain(x), dots), (isa, n)
+                outputs[isa, n] = fast(x)
+    finally:
+        torch.set_num_threads(threads)
+    first = next(iter(outputs.values()))
+    assert all(torch.equal(y, first) for y in outputs.values()), list(outputs)
+    torch.testing.assert_close(first, conv(x), rtol=1e-5, atol=1e-4)
+
+
+def test_isa_choice_and_bad_isa_names(monkeypatch):
+    isas = available_isas()
+    assert isas[0] == 'scalar' and set(isas) <= {'scalar', 'avx2', 'avx512'}
+    monkeypatch.delenv('RBONN_BITCONV_ISA', raising=False)
+    assert kernel_isa() == isas[-1]  # the best by default
+    monkeypatch.setenv('RBONN_BITCONV_ISA', 'sse9')
+    with pytest.raises(RuntimeError, match='is not one of auto, scalar, avx2, avx512'):
+        kernel_isa()
+    if 'avx512' not in isas:
+        monkeypatch.setenv('RBONN_BITCONV_ISA', 'avx512')
+        with pytest.raises(RuntimeError, match='this CPU does not have it'):
+            kernel_isa()
 
 
 def test_swap_in_a_model_keeps_unsupported_layers():

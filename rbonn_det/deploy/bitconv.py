@@ -8,13 +8,16 @@ zero padding (which contributes 0, not +-1, in the emulation) is handled by the
 correction term (csrc/bitconv.cpp explains it).
 
 The kernel is a small C++ extension compiled on first use with the compiler that
-built PyTorch's headers (``torch.utils.cpp_extension.load``, ``-O3 -march=native``:
-it is built on the machine that runs it) and cached under
-``$RBONN_EXT_CACHE`` (default ``~/.cache/rbonn_det/torch_extensions``), per torch
-version, CPU model and checkout (torch's build files hold the source's absolute
-path, so two clones sharing one directory would rebuild it in turn).
-Single-threaded (see csrc/bitconv.cpp).
-``make setup`` builds it once. Route chosen by measurement: docs/deploy.md.
+built PyTorch's headers (``torch.utils.cpp_extension.load``, ``-O3 -fopenmp``; no
+FMA contraction, so every kernel rounds alike) and
+cached under ``$RBONN_EXT_CACHE`` (default ``~/.cache/rbonn_det/torch_extensions``),
+per torch version, CPU model and checkout (torch's build files hold the source's
+absolute path, so two clones sharing one directory would rebuild it in turn).
+Its popcount loop exists in AVX-512 (VPOPCNTQ), AVX2 and portable scalar forms,
+chosen at run time by the CPU's features (:func:`kernel_isa`; ``RBONN_BITCONV_ISA``
+forces one); all give bit-identical outputs. Rows are split over torch's intra-op
+threads, so ``torch.set_num_threads`` governs it. ``make setup`` builds it once.
+Route chosen by measurement: docs/deploy.md.
 """
 import os
 import os.path as osp
@@ -53,9 +56,24 @@ def load_extension(verbose: bool = False):
         if not osp.exists(osp.join(build_dir, 'rbonn_bitconv.so')):
             print(f'[rbonn_det] compiling the XNOR-popcount kernel (first use in this checkout, '
                   f'~40 s) into {build_dir}', file=sys.stderr, flush=True)
+        # -fopenmp: at::parallel_for uses OpenMP in this torch build (ATen/Config.h); the
+        # extension then shares the libgomp.so.1 torch has loaded (same soname)
         _EXT = load(name='rbonn_bitconv', sources=[SOURCE], build_directory=build_dir,
-                    extra_cflags=['-O3', '-march=native'], verbose=verbose)
+                    extra_cflags=['-O3', '-fopenmp', '-ffp-contract=off'], extra_ldflags=['-fopenmp'],
+                    verbose=verbose)
     return _EXT
+
+
+def kernel_isa() -> str:
+    """The popcount kernel the next call uses: ``'avx512'`` (AVX-512 VPOPCNTQ),
+    ``'avx2'`` or ``'scalar'``; the best this CPU has unless ``RBONN_BITCONV_ISA``
+    names another."""
+    return load_extension().isa()
+
+
+def available_isas() -> list:
+    """The kernels this CPU can run, slowest first (e.g. ``['scalar', 'avx2', 'avx512']``)."""
+    return list(load_extension().isas())
 
 
 def _cpu_tag() -> str:
@@ -94,6 +112,7 @@ class BitPackedConv2d(nn.Module):
     Built from a :class:`PackedBinaryConv2d` (or any 1-bit conv exposing its
     ``W_b`` as ``weight``); its output equals the float emulation's up to fp32
     rounding of the per-channel scaling (the integer dot products are exact).
+    Buffers: ``words`` (Co, kh*kw*Wd) int64 sign bits, ``wsum``, ``scale``, ``bias``.
 
     Args:
         conv (PackedBinaryConv2d): the layer to accelerate (groups must be 1,
