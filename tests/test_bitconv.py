@@ -160,3 +160,20 @@ def test_extension_build_is_per_checkout_and_announced(tmp_path, monkeypatch, ca
     monkeypatch.setattr(bitconv, '_EXT', None)
     bitconv.load_extension()
     assert capsys.readouterr().err == ''  # built: nothing to announce
+
+
+def test_benchmark_runs_every_shape_and_the_thread_scaling():
+    import subprocess
+    import sys
+
+    from _tools import ROOT
+    out = subprocess.run([sys.executable, 'tools/analysis/benchmark_bitconv.py', '--threads', '1',
+                          '--steps', '1', '--warmup', '0', '--calls-per-round', '2',
+                          '--scaling', '2', '--keep-freed-memory'],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert f'{kernel_isa()} popcount kernel' in lines[0] and 'keeping freed memory' in lines[0]
+    totals = [line for line in lines if 'all shapes' in line]
+    assert len(totals) == 2 and all(line.rstrip().endswith('x') for line in totals)
+    assert sum("'56x56')" in line for line in lines) == 4  # 2 shapes x (table, scaling)

@@ -27,16 +27,22 @@ def apply_threads(args: argparse.Namespace) -> None:
 
 
 def alternated_times(runs: Dict[Hashable, Callable[[], object]], steps: int, warmup: int,
-                     sync: Callable[[], None] = lambda: None) -> Dict[Hashable, List[float]]:
+                     sync: Callable[[], None] = lambda: None,
+                     calls_per_round: int = 1) -> Dict[Hashable, List[float]]:
     """Seconds per call of each run, over ``steps`` rounds after ``warmup``.
 
     Args:
-        runs: name -> callable; each round calls every one once, in order.
+        runs: name -> callable; each round calls every one in order, ``calls_per_round``
+            times in a row, and times the last of those calls (with more than one,
+            each run is timed in the cache and allocator state it leaves itself,
+            not the one the previous run left).
         sync: called around each call (``torch.cuda.synchronize`` on a GPU).
     """
     times = {name: [] for name in runs}
     for i in range(warmup + steps):
         for name, fn in runs.items():
+            for _ in range(calls_per_round - 1):
+                fn()
             sync()
             t0 = time.perf_counter()
             fn()
