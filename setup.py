@@ -21,4 +21,6 @@ setup(
         'pycocotools>=2.0.8',
         'numpy<2.3',
     ],
+    # ONNX export (tools/deploy/export_onnx.py): optional
+    extras_require={'deploy': ['onnx>=1.16', 'onnxruntime>=1.18']},
 )

@@ -50,8 +50,10 @@ step "installing torch==$TORCH_VERSION (CPU build; pinned so pip never resolves 
 
 step "installing build tools and pure-Python dependencies"
 # setuptools<70: mmcv 2.1.0's setup.py imports pkg_resources, gone from newer setuptools.
+# onnx, onnxruntime: the optional [deploy] extra, installed here so the suite tests export.
 "${PIP[@]}" install -q "setuptools<70" wheel ninja "numpy<2.3" "mmengine==0.10.7" \
     "pycocotools>=2.0.8" "opencv-python-headless>=4.8" pytest \
+    "onnx>=1.16" "onnxruntime>=1.18" \
     || fail "pip install dependencies" "check network access to the package index"
 
 if "$VENV/bin/python" -c "import mmcv, sys; from mmcv.ops import RoIAlign; sys.exit(mmcv.__version__ != '$MMCV_VERSION')" 2>/dev/null; then

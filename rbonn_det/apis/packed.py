@@ -6,8 +6,8 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 from torch import nn
 
-from ..deploy.checkpoint import (PackedCheckpointError, load_packed, pack_state_dict, read_packed,
-                                 size_report)
+from ..deploy.checkpoint import (PackedCheckpointError, load_packed, pack_state_dict,
+                                 peek_is_packed, read_packed, size_report)
 from ..utils.io import atomic_torch_save
 from .build import build_model
 
@@ -72,3 +72,27 @@ def load_packed_into(model: nn.Module, packed: str) -> nn.Module:
     load_packed(model, read_packed(packed))
     return model.to(device)
 
+
+
+def load_packed_detector(cfg: Union[str, Config], checkpoint: str) -> nn.Module:
+    """An evaluation-mode detector of ``cfg`` in packed form (its 1-bit convs
+    :class:`~rbonn_det.deploy.PackedBinaryConv2d`) from either a packed checkpoint or
+    a training checkpoint (packed in memory).
+
+    Raises:
+        FileNotFoundError: ``checkpoint`` does not exist.
+        PackedCheckpointError: the checkpoint does not fit the config.
+    """
+    cfg = Config.fromfile(cfg) if isinstance(cfg, str) else cfg
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+    if peek_is_packed(checkpoint):
+        return init_packed_detector(cfg, checkpoint)
+    model = build_model(cfg)
+    try:
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
+    except RuntimeError as e:
+        raise PackedCheckpointError(
+            f'{checkpoint!r} does not fit the config {cfg.filename!r}: '
+            f'{" ".join(str(e).split())[:400]}; pass the config it was trained with') from e
+    return load_packed(build_model(cfg), pack_state_dict(model.eval())).eval()

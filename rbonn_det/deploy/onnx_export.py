@@ -1,0 +1,160 @@
+"""ONNX export of a packed 1-bit detector's backbone + neck (+ RPN head outputs).
+
+Every 1-bit conv is written as the pattern other 1-bit runtimes recognise:
+``Sign(x) -> Conv(weights +-1) -> Mul(per-channel scale) (-> Add bias)``, all standard
+ONNX operators; weights-only 1-bit convs (real input) drop the ``Sign``. Everything
+else (BN, the learnable shifts, RPReLU, pooling, FPN's upsampling, the RPN convs)
+exports as the float graph it is. Not exported: the RPN's proposal decoding and NMS
+and the RoI head (RoIAlign and per-class NMS are mmcv ops; ONNX runtimes need custom
+operators for them, as mmdeploy provides).
+
+One difference is inherent: ONNX ``Sign(0) = 0`` where the 1-bit conv binarizes 0 to
++1, so an activation exactly 0.0 (not merely small) gives a different result.
+
+``onnx`` and ``onnxruntime`` are optional (``pip install -e .[deploy]``).
+"""
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..binary import has_binary_input
+from .packed_conv import PackedBinaryConv2d
+
+
+class SignConvScale(nn.Module):
+    """A packed 1-bit conv in exportable form: sign(x) (binary input only), a conv
+    with the +-1 weights, the per-channel scale (and bias). Same values as
+    :class:`PackedBinaryConv2d` up to fp32 rounding of where the scale is applied."""
+
+    def __init__(self, conv: PackedBinaryConv2d):
+        super().__init__()
+        weight = conv.weight.detach()
+        scale = weight.abs().amax(dim=(1, 2, 3))
+        self.register_buffer('sign_weight', torch.where(weight < 0, -1.0, 1.0))
+        self.register_buffer('scale', scale.view(1, -1, 1, 1))
+        self.register_buffer('bias', None if conv.bias is None else
+                             conv.bias.detach().view(1, -1, 1, 1).clone())
+        self.binary_input = has_binary_input(conv)
+        self.stride, self.padding = conv.stride, conv.padding
+        self.dilation, self.groups = conv.dilation, conv.groups
+
+    def forward(self, x):
+        if self.binary_input:
+            x = torch.sign(x)
+        y = F.conv2d(x, self.sign_weight, None, self.stride, self.padding, self.dilation,
+                     self.groups) * self.scale
+        return y if self.bias is None else y + self.bias
+
+
+def to_exportable(model: nn.Module) -> List[str]:
+    """Replace every :class:`PackedBinaryConv2d` of a packed model by
+    :class:`SignConvScale` (in place).
+
+    Returns:
+        list: the names of the replaced layers.
+
+    Raises:
+        ValueError: the model has no packed 1-bit conv (load a packed checkpoint first).
+    """
+    names = [name for name, m in model.named_modules() if isinstance(m, PackedBinaryConv2d)]
+    if not names:
+        raise ValueError('no packed 1-bit conv in the model: load it from a packed checkpoint '
+                         '(rbonn_det.deploy.load_packed / rbonn_det.apis.init_packed_detector)')
+    for name in names:
+        model.set_submodule(name, SignConvScale(model.get_submodule(name)))
+    return names
+
+
+class DetectorFeatures(nn.Module):
+    """What is exported: image -> FPN levels (+ RPN class scores and box deltas per
+    level)."""
+
+    def __init__(self, detector: nn.Module, with_rpn: bool = True):
+        super().__init__()
+        self.detector, self.with_rpn = detector, with_rpn
+        if with_rpn and not hasattr(detector, 'rpn_head'):
+            raise ValueError(f'{type(detector).__name__} has no rpn_head; export with_rpn=False')
+
+    def output_names(self, levels: int) -> List[str]:
+        names = [f'feat{i}' for i in range(levels)]
+        if self.with_rpn:
+            names += [f'rpn_cls{i}' for i in range(levels)]
+            names += [f'rpn_reg{i}' for i in range(levels)]
+        return names
+
+    def forward(self, img) -> Tuple[torch.Tensor, ...]:
+        feats = tuple(self.detector.extract_feat(img))
+        if not self.with_rpn:
+            return feats
+        cls_scores, bbox_preds = self.detector.rpn_head(feats)
+        return feats + tuple(cls_scores) + tuple(bbox_preds)
+
+
+def export_onnx(detector: nn.Module, out: str, shape: Sequence[int], with_rpn: bool = True,
+                opset: int = 17) -> Dict:
+    """Export a packed detector's backbone + neck (+ RPN head outputs) to ``out``.
+
+    Args:
+        detector: an evaluation-mode detector loaded from a packed checkpoint (its
+            1-bit convs are replaced in place).
+        shape: (N, 3, H, W) of the exported input (H, W multiples of 32 for FPN).
+
+    Returns:
+        dict: ``wrapper`` (the exported module, for checks), ``output_names``,
+        ``binary_convs`` (names replaced), ``ops`` (ONNX op type -> count),
+        ``sign_conv_pairs`` (how many Convs read a Sign).
+    """
+    import onnx
+    detector = detector.eval()
+    binary_convs = to_exportable(detector)
+    wrapper = DetectorFeatures(detector, with_rpn).eval()
+    example = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        levels = len(tuple(detector.extract_feat(example)))
+        names = wrapper.output_names(levels)
+        # the TorchScript exporter: needs no package beyond onnx (the torch.export one
+        # needs onnxscript)
+        torch.onnx.export(wrapper, (example, ), out, dynamo=False, opset_version=opset,
+                          input_names=['img'], output_names=names)
+    graph = onnx.load(out).graph
+    ops = {}
+    for node in graph.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    return dict(wrapper=wrapper, output_names=names, binary_convs=binary_convs, ops=ops,
+                sign_conv_pairs=len(sign_conv_pairs(graph)))
+
+
+def sign_conv_pairs(graph) -> list:
+    """(Sign node, Conv node) pairs of an ONNX graph where the Conv reads the Sign's
+    output: the binary convs with binary input (a layer applied several times, like the
+    RPN head's conv on each FPN level, appears once per application)."""
+    produced_by = {out: node for node in graph.node for out in node.output}
+    return [(produced_by[node.input[0]], node) for node in graph.node
+            if node.op_type == 'Conv' and node.input[0] in produced_by
+            and produced_by[node.input[0]].op_type == 'Sign']
+
+
+def check_with_onnxruntime(path: str, wrapper: nn.Module, img: torch.Tensor) -> Dict:
+    """Run the exported model with onnxruntime and PyTorch on ``img``.
+
+    Returns:
+        dict: output name -> ``max_abs_diff`` and ``max_abs`` (the PyTorch output's
+        largest magnitude, for scale).
+    """
+    import onnxruntime
+    options = onnxruntime.SessionOptions()
+    # no graph rewrites (BN folding into convs etc.): they change fp32 rounding, and a
+    # 1-bit network turns a rounding difference at a sign input into a flipped bit
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    ort_outputs = session.run(None, {'img': img.numpy()})
+    with torch.no_grad():
+        torch_outputs = wrapper(img)
+    report = {}
+    for meta, ort, ref in zip(session.get_outputs(), ort_outputs, torch_outputs):
+        diff = (torch.from_numpy(ort) - ref).abs()
+        report[meta.name] = dict(max_abs_diff=diff.max().item(), max_abs=ref.abs().max().item(),
+                                 differing=(diff > 1e-4 * ref.abs().max()).float().mean().item())
+    return report
