@@ -48,6 +48,7 @@ RUN = {
     'packed.pth',
     'python tools/test.py configs/toy/rbonn_faster_rcnn_toy.py packed.pth',
     'python tools/test.py configs/toy/rbonn_faster_rcnn_toy.py packed.pth --bit-kernels',
+    'python tools/deploy/export_onnx.py configs/toy/rbonn_faster_rcnn_toy.py packed.pth toy.onnx',
 }
 # shell wrappers: the Python tool they start and which of their arguments it gets
 WRAPPERS = {'tools/dist_train.sh': ('tools/train.py', lambda a: a[:1] + a[2:]),

@@ -35,8 +35,9 @@ SOURCE = osp.join(osp.dirname(__file__), 'csrc', 'bitconv.cpp')
 
 
 def extension_build_dir(source: str = SOURCE) -> str:
-    """Where the extension is built: per torch version, CPU (``-march=native``: a
-    build is only valid on this CPU model / feature set) and source location."""
+    """Where the extension is built: per torch version, CPU model (the build picks its
+    kernels at run time, but one cache per CPU keeps machines sharing a home directory
+    apart) and source location."""
     import hashlib
     root = os.environ.get('RBONN_EXT_CACHE', osp.expanduser('~/.cache/rbonn_det/torch_extensions'))
     checkout = hashlib.sha1(osp.abspath(source).encode()).hexdigest()[:8]

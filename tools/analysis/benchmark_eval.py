@@ -14,14 +14,18 @@ Models, same architecture and input, alternated step by step:
 test scale, 1000 x 600 padded as the data preprocessor pads it (1024 x 608). Parts:
 ``predict`` (the whole test forward, NMS included), ``backbone+neck``, ``rpn`` (head +
 proposals) and ``roi head`` (RoIAlign, the real 2-fc head, per-class NMS) on the
-config's proposals (``max_per_img`` of rpn test_cfg, 1000 on VOC); ``--proposals N
+config's proposals (``max_per_img`` of rpn test_cfg, 1000 on VOC), and its two stages
+``roi: RoIAlign`` and ``roi: fc head`` (the shared 2-fc head, real in every variant);
+``--proposals N
 ...`` adds the RoI head on the top N proposals (what a smaller ``max_per_img`` would
-give). The first variants emulate 1-bit convs with float convolutions (sign(x) conv
-W_b): target <= 1.10x the real twin. Random weights (timing does not depend on them).
+give), ``--sampling-ratio R ...`` RoIAlign with R x R samples per bin. The first
+variants emulate 1-bit convs with float convolutions (sign(x) conv W_b): target
+<= 1.10x the real twin. Random weights (timing does not depend on them).
 
-    python tools/analysis/benchmark_eval.py [--detector toy] [--size 192] [--batch 1] [--steps 20] [--threads N] [--proposals N ...]
+    python tools/analysis/benchmark_eval.py [--detector toy] [--size 192] [--batch 1] [--steps 20] [--threads N] [--proposals N ...] [--sampling-ratio R ...]
 """
 import argparse
+import copy
 
 import torch
 from mmengine.config import Config
@@ -65,6 +69,9 @@ def main():
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--proposals', type=int, nargs='*', default=[],
                         help='also time the RoI head on the top N proposals')
+    parser.add_argument('--sampling-ratio', type=int, nargs='*', default=[],
+                        help="also time RoIAlign with this sampling_ratio (the configs' 0: "
+                             'adaptive, ceil(RoI size / output size) samples per bin side)')
     add_timing_args(parser)
     args = parser.parse_args()
     register_all_modules()
@@ -95,11 +102,29 @@ def main():
     def top(name, n):  # the n best proposals (the RPN's output is sorted by score)
         return [p[:n] for p in proposals[name]]
 
+    from mmdet.structures.bbox import bbox2roi
+    with torch.no_grad():  # the RoI head's two stages, on the config's proposals
+        rois = {name: bbox2roi([p.bboxes for p in proposals[name]]) for name in models}
+        roi_feats = {name: m.roi_head.bbox_roi_extractor(
+            feats[name][:m.roi_head.bbox_roi_extractor.num_inputs], rois[name])
+            for name, m in models.items()}
+
     parts = {'predict': lambda m, n: m.predict(inputs, samples, rescale=False),
              'backbone+neck': lambda m, n: m.extract_feat(inputs),
              'rpn': lambda m, n: m.rpn_head.predict(feats[n], samples, rescale=False),
              'roi head': lambda m, n: m.roi_head.predict(feats[n], proposals[n], samples,
-                                                         rescale=False)}
+                                                         rescale=False),
+             'roi: RoIAlign': lambda m, n: m.roi_head.bbox_roi_extractor(
+                 feats[n][:m.roi_head.bbox_roi_extractor.num_inputs], rois[n]),
+             'roi: fc head': lambda m, n: m.roi_head.bbox_head(roi_feats[n])}
+    for ratio in args.sampling_ratio:
+        extractors = {}
+        for name, m in models.items():
+            extractors[name] = copy.deepcopy(m.roi_head.bbox_roi_extractor)
+            for layer in extractors[name].roi_layers:
+                layer.sampling_ratio = ratio
+        parts[f'roi: RoIAlign, sampling {ratio}'] = (
+            lambda m, n, e=extractors: e[n](feats[n][:e[n].num_inputs], rois[n]))
     for count in args.proposals:
         parts[f'roi head, top {count}'] = (
             lambda m, n, c=count: m.roi_head.predict(feats[n], top(n, c), samples,
