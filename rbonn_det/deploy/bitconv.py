@@ -9,7 +9,7 @@ correction term (csrc/bitconv.cpp explains it).
 
 The kernel is a small C++ extension compiled on first use with the compiler that
 built PyTorch's headers (``torch.utils.cpp_extension.load``, ``-O3 -fopenmp``; no
-FMA contraction, so every kernel rounds alike) and
+implicit FMA contraction, so every kernel rounds alike) and
 cached under ``$RBONN_EXT_CACHE`` (default ``~/.cache/rbonn_det/torch_extensions``),
 per torch version, CPU model and checkout (torch's build files hold the source's
 absolute path, so two clones sharing one directory would rebuild it in turn).

@@ -21,8 +21,8 @@
 // RBONN_BITCONV_ISA=scalar|avx2|avx512): AVX-512 (VPOPCNTQ, (a ^ w) & m in one ternary
 // logic op, 32 pixels x 4 channels), AVX2 (nibble look-up popcount, byte counts summed
 // over up to 31 words per 64-bit lane, 8 x 4) and portable scalar code (8 x 4). They
-// compute the same integers and the same float operations (built without FMA
-// contraction), so their outputs are bit-identical.
+// compute the same integers and the same float operations (explicit fused
+// multiply-add for the bias, no other contraction), so their outputs are bit-identical.
 //
 // Threads: packing (input rows) and the popcount blocks ((output row, 16-channel
 // chunk) items) are split over torch's intra-op pool (at::parallel_for), so
@@ -33,6 +33,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -49,7 +50,8 @@ const char* isa_name(Isa isa) {
 Isa best_isa() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vpopcntdq"))
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vpopcntdq") &&
+      __builtin_cpu_supports("fma"))
     return Isa::kAvx512;
   if (__builtin_cpu_supports("avx2")) return Isa::kAvx2;
   return Isa::kScalar;
@@ -98,9 +100,12 @@ struct OutView {
   const float* bias;
 };
 
+// scale * dot (+ bias as one fused multiply-add, rounded once): the same rounding in
+// every kernel and as the first version of this kernel (built with -march=native,
+// where the compiler fused it)
 inline float finish(int64_t dot, float s, const float* bias, int64_t co) {
-  const float v = s * static_cast<float>(dot);
-  return bias != nullptr ? v + bias[co] : v;
+  const float v = static_cast<float>(dot);
+  return bias != nullptr ? std::fma(s, v, bias[co]) : s * v;
 }
 
 // scalar: 8 pixels x 4 channels per block
@@ -126,7 +131,7 @@ void block_scalar(const RowView& r, const uint64_t* w, int64_t co0, int64_t cb, 
 // AVX-512: NV vectors of 8 pixels x CB channels, NV * CB accumulators in registers
 // (compile-time sizes: the loops unroll fully and nothing spills)
 template <int NV, int CB>
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512vpopcntdq"))) void block_avx512(
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512vpopcntdq,fma"))) void block_avx512(
     const RowView& r, const uint64_t* w, int64_t co0, int64_t ow0, int64_t px,
     const OutView& o) {
   __m512i acc[CB][NV];
@@ -166,8 +171,10 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512vpopcntdq"))) void block_
     for (int v = 0; v < NV; ++v) {
       const __m512i valid = _mm512_loadu_si512(r.valid + ow0 + 8 * v);
       const __m512i dot = _mm512_sub_epi64(valid, _mm512_slli_epi64(acc[c][v], 1));
-      __m256 y = _mm256_mul_ps(s, _mm512_cvtepi64_ps(dot));
-      if (o.bias != nullptr) y = _mm256_add_ps(y, _mm256_set1_ps(o.bias[co]));
+      const __m256 value = _mm512_cvtepi64_ps(dot);
+      const __m256 y = o.bias != nullptr
+                           ? _mm256_fmadd_ps(s, value, _mm256_set1_ps(o.bias[co]))
+                           : _mm256_mul_ps(s, value);
       const int64_t lanes = std::min<int64_t>(8, px - 8 * v);
       _mm256_mask_storeu_ps(dst + 8 * v, static_cast<__mmask8>((1u << lanes) - 1), y);
     }
