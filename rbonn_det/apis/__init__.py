@@ -5,5 +5,6 @@ from .convert import ConversionError, convert_file, convert_state_dict
 from .packed import (init_packed_detector, load_packed_detector, load_packed_into,
                      pack_checkpoint)
 
-__all__ = ['build_model', 'ConversionError', 'convert_file', 'convert_state_dict',
-           'init_packed_detector', 'load_packed_detector', 'load_packed_into', 'pack_checkpoint', 'eval_input_shape']
+__all__ = ['build_model', 'eval_input_shape', 'ConversionError', 'convert_file',
+           'convert_state_dict', 'init_packed_detector', 'load_packed_detector',
+           'load_packed_into', 'pack_checkpoint']

@@ -26,6 +26,22 @@ def pack_checkpoint(cfg: Union[str, Config], checkpoint: str, out: str) -> dict:
             1-bit layer cannot be packed.
     """
     cfg = Config.fromfile(cfg) if isinstance(cfg, str) else cfg
+    model, source = _trained_model(cfg, checkpoint)
+    packed = pack_state_dict(model)
+    meta = source.get('meta', {}) if isinstance(source, dict) else {}
+    packed['meta'].update(source=os.path.basename(checkpoint),
+                          config=os.path.basename(cfg.filename or ''),
+                          dataset_meta=meta.get('dataset_meta'))
+    atomic_torch_save(packed, out)
+    report = size_report(packed)
+    return dict(report, file_bytes=os.path.getsize(out), reference_bytes={
+        'fp32 model (same tensors, binary weights as fp32)': report['fp32_bits'] // 8,
+        f'training checkpoint {os.path.basename(checkpoint)}': os.path.getsize(checkpoint)})
+
+
+def _trained_model(cfg: Config, checkpoint: str) -> tuple:
+    """(``cfg``'s model in eval mode with the training ``checkpoint`` loaded strictly,
+    the loaded checkpoint)."""
     if not os.path.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
     model = build_model(cfg)
@@ -36,16 +52,7 @@ def pack_checkpoint(cfg: Union[str, Config], checkpoint: str, out: str) -> dict:
         raise PackedCheckpointError(
             f'{checkpoint!r} does not fit the config {cfg.filename!r}: '
             f'{" ".join(str(e).split())[:400]}; pass the config it was trained with') from e
-    packed = pack_state_dict(model.eval())
-    meta = source.get('meta', {}) if isinstance(source, dict) else {}
-    packed['meta'].update(source=os.path.basename(checkpoint),
-                          config=os.path.basename(cfg.filename or ''),
-                          dataset_meta=meta.get('dataset_meta'))
-    atomic_torch_save(packed, out)
-    report = size_report(packed)
-    return dict(report, file_bytes=os.path.getsize(out), reference_bytes={
-        'fp32 model (same tensors, binary weights as fp32)': report['fp32_bits'] // 8,
-        f'training checkpoint {os.path.basename(checkpoint)}': os.path.getsize(checkpoint)})
+    return model.eval(), source
 
 
 def init_packed_detector(cfg: Union[str, Config], packed: str,
@@ -84,15 +91,7 @@ def load_packed_detector(cfg: Union[str, Config], checkpoint: str) -> nn.Module:
         PackedCheckpointError: the checkpoint does not fit the config.
     """
     cfg = Config.fromfile(cfg) if isinstance(cfg, str) else cfg
-    if not os.path.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
     if peek_is_packed(checkpoint):
         return init_packed_detector(cfg, checkpoint)
-    model = build_model(cfg)
-    try:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
-    except RuntimeError as e:
-        raise PackedCheckpointError(
-            f'{checkpoint!r} does not fit the config {cfg.filename!r}: '
-            f'{" ".join(str(e).split())[:400]}; pass the config it was trained with') from e
-    return load_packed(build_model(cfg), pack_state_dict(model.eval())).eval()
+    model, _ = _trained_model(cfg, checkpoint)
+    return load_packed(model, pack_state_dict(model))  # swaps its 1-bit convs in place

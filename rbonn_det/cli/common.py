@@ -1,5 +1,6 @@
 """What tools/train.py and tools/test.py share: the common flags and turning
-them into a config (mmdet's tools/*.py behaviour)."""
+them into a config (mmdet's tools/*.py behaviour); and the flags of the deploy tools
+(tools/deploy/pack.py, export_onnx.py: CONFIG CHECKPOINT OUT)."""
 import argparse
 import os
 import os.path as osp
@@ -22,6 +23,26 @@ def common_parser(description: str) -> argparse.ArgumentParser:
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     return parser
+
+
+def deploy_parser(description: str) -> argparse.ArgumentParser:
+    """CONFIG CHECKPOINT OUT [--cfg-options k=v ...], the deploy tools' arguments."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('out')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    return parser
+
+
+def load_deploy_config(args) -> Config:
+    """The config of a deploy tool's arguments, with its --cfg-options merged."""
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
 
 
 def parse(parser: argparse.ArgumentParser) -> argparse.Namespace:

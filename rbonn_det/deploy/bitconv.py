@@ -3,9 +3,9 @@
 The float emulation of a 1-bit conv (what training and :class:`PackedBinaryConv2d`
 run) is ``conv2d(sign(x), scale * sign(W))`` with fp32 kernels. Here the signs are
 bits, 64 channels per 64-bit word, and each output is
-``scale[co] * (T*C - 2 * popcount(patch XOR W[co]) - padding correction) + bias``;
-zero padding (which contributes 0, not +-1, in the emulation) is handled by the
-correction term (csrc/bitconv.cpp explains it).
+``scale[co] * (C * valid taps - 2 * popcount((patch XOR W[co]) AND mask)) + bias``;
+zero padding (which contributes 0, not +-1, in the emulation) is a zero mask word
+(csrc/bitconv.cpp explains it).
 
 The kernel is a small C++ extension compiled on first use with the compiler that
 built PyTorch's headers (``torch.utils.cpp_extension.load``, ``-O3 -fopenmp``; no
@@ -95,7 +95,8 @@ def pack_weight_words(signs: torch.Tensor):
     Returns:
         tuple: ``words`` (Co, kh*kw*Wd) int64, tap-major then channel words, bit set
         where the weight is negative; ``wsum`` (Co, kh*kw) int32, the sum over
-        channels of sign(W) per tap (the padding correction).
+        channels of sign(W) per tap (what a padding correction would subtract; the
+        kernel masks padded taps instead and does not take it).
     """
     co, c, kh, kw = signs.shape
     wd = (c + 63) // 64
@@ -113,7 +114,7 @@ class BitPackedConv2d(nn.Module):
     Built from a :class:`PackedBinaryConv2d` (or any 1-bit conv exposing its
     ``W_b`` as ``weight``); its output equals the float emulation's up to fp32
     rounding of the per-channel scaling (the integer dot products are exact).
-    Buffers: ``words`` (Co, kh*kw*Wd) int64 sign bits, ``wsum``, ``scale``, ``bias``.
+    Buffers: ``words`` (Co, kh*kw*Wd) int64 sign bits, ``scale``, ``bias``.
 
     Args:
         conv (PackedBinaryConv2d): the layer to accelerate (groups must be 1,
@@ -125,19 +126,17 @@ class BitPackedConv2d(nn.Module):
         reason = unsupported_reason(conv)
         if reason:
             raise ValueError(f'BitPackedConv2d: {reason}')
-        w = conv.weight.detach().float().cpu()
-        scale = w.abs().amax(dim=(1, 2, 3))
-        words, wsum = pack_weight_words(w)
+        signs, scale = conv.signs_and_scale()
+        words, _ = pack_weight_words(signs.cpu())
         self.register_buffer('words', words)
-        self.register_buffer('wsum', wsum)
-        self.register_buffer('scale', scale)
+        self.register_buffer('scale', scale.float().cpu())
         self.register_buffer('bias', conv.bias.detach().float().cpu().clone()
                              if conv.bias is not None else torch.zeros(0))
         self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
         self.kernel_size, self.stride = conv.kernel_size, conv.stride
         self.padding, self.dilation = conv.padding, conv.dilation
         # a 1-bit layer with binary input to the tools (rbonn_det.binary.interface)
-        self.weight_shape = tuple(w.shape)
+        self.weight_shape = tuple(signs.shape)
         self.input_quantizer, self.weight_quantizer = conv.input_quantizer, StoredBinaryWeight()
 
     def forward(self, x):
@@ -148,7 +147,7 @@ class BitPackedConv2d(nn.Module):
             raise ValueError('BitPackedConv2d runs on CPU only; move the model and inputs to '
                              'the CPU (or leave the bit kernels off on GPU machines)')
         return load_extension().bitconv2d_forward(
-            x.float(), self.words, self.wsum, self.scale, self.bias, *self.kernel_size,
+            x.float(), self.words, self.scale, self.bias, *self.kernel_size,
             *self.stride, *self.padding, *self.dilation)
 
     def extra_repr(self):

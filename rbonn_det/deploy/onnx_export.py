@@ -30,9 +30,8 @@ class SignConvScale(nn.Module):
 
     def __init__(self, conv: PackedBinaryConv2d):
         super().__init__()
-        weight = conv.weight.detach()
-        scale = weight.abs().amax(dim=(1, 2, 3))
-        self.register_buffer('sign_weight', torch.where(weight < 0, -1.0, 1.0))
+        signs, scale = conv.signs_and_scale()
+        self.register_buffer('sign_weight', signs)
         self.register_buffer('scale', scale.view(1, -1, 1, 1))
         self.register_buffer('bias', None if conv.bias is None else
                              conv.bias.detach().view(1, -1, 1, 1).clone())

@@ -52,6 +52,14 @@ class PackedBinaryConv2d(nn.Conv2d):
         self.weight = _signed(bits, self.weight_scale, self.weight_shape).to(
             self.weight_scale.device)
 
+    @torch.no_grad()
+    def signs_and_scale(self):
+        """``W_b`` as its two factors: the +-1 signs (weight shape) and the per-channel
+        magnitude (Co,), ``W_b = scale * signs`` (what the bit kernel and the ONNX
+        export compute with)."""
+        return (torch.where(self.weight < 0, -1.0, 1.0).to(self.weight.dtype),
+                self.weight.abs().amax(dim=(1, 2, 3)))
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self.unpack()

@@ -13,25 +13,18 @@ as mmdeploy provides). Then onnxruntime runs the file on a random image and the
 largest difference to PyTorch per output is printed. Needs ``onnx`` and
 ``onnxruntime`` (``pip install -e .[deploy]``).
 """
-import argparse
 import sys
 
-from mmengine.config import Config, DictAction
+from rbonn_det.cli.common import deploy_parser, load_deploy_config
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
-    parser.add_argument('out')
+    parser = deploy_parser(__doc__)
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
                         help="input height and width (default: the config's test scale)")
     parser.add_argument('--no-rpn', action='store_true', help='backbone + neck only')
     parser.add_argument('--opset', type=int, default=17)
     parser.add_argument('--no-check', action='store_true', help='skip the onnxruntime check')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
     args = parser.parse_args()
     try:
         import onnx  # noqa: F401
@@ -47,9 +40,7 @@ def main():
     from rbonn_det.deploy.onnx_export import check_with_onnxruntime, export_onnx
     from rbonn_det.registry import register_all_modules
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_deploy_config(args)
     height, width = args.shape or eval_input_shape(cfg)
     if height % 32 or width % 32:
         sys.exit(f'export_onnx.py: error: --shape {height} {width}: FPN needs multiples of 32 '

@@ -8,13 +8,11 @@ other tensors stay fp32 (docs/deploy.md). Evaluate it with
 ``tools/test.py CONFIG OUT``; load it in Python with
 ``rbonn_det.apis.init_packed_detector(CONFIG, OUT)``.
 """
-import argparse
 import os
 import sys
 
-from mmengine.config import Config, DictAction
-
 from rbonn_det.apis import pack_checkpoint
+from rbonn_det.cli.common import deploy_parser, load_deploy_config
 from rbonn_det.deploy import PackedCheckpointError
 from rbonn_det.registry import register_all_modules
 
@@ -35,20 +33,10 @@ def format_size_report(report: dict) -> list:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
-    parser.add_argument('out')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
-    args = parser.parse_args()
+    args = deploy_parser(__doc__).parse_args()
     register_all_modules()
     try:
-        cfg = Config.fromfile(args.config)
-        if args.cfg_options:
-            cfg.merge_from_dict(args.cfg_options)
-        report = pack_checkpoint(cfg, args.checkpoint, args.out)
+        report = pack_checkpoint(load_deploy_config(args), args.checkpoint, args.out)
     except (PackedCheckpointError, FileNotFoundError) as e:
         sys.exit(f'pack.py: error: {e}; nothing was written to {args.out}')
     for line in format_size_report(report):

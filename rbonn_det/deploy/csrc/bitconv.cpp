@@ -346,12 +346,11 @@ void gather_row(const uint64_t* xb, int64_t n, int64_t oh, int64_t C, int64_t H,
 }  // namespace
 
 // weight_words: (Co, K) int64 sign bits of W, K = kh*kw*Wd (tap-major, then channel
-// words). wsum (Co, kh*kw) int32 is accepted for the callers' layout but not needed:
-// padding is handled by the masks.
+// words); padding needs no weight-side term (the masks handle it).
 torch::Tensor bitconv2d_forward(torch::Tensor x, torch::Tensor weight_words,
-                                torch::Tensor wsum, torch::Tensor scale, torch::Tensor bias,
-                                int64_t kh, int64_t kw, int64_t stride_h, int64_t stride_w,
-                                int64_t pad_h, int64_t pad_w, int64_t dil_h, int64_t dil_w) {
+                                torch::Tensor scale, torch::Tensor bias, int64_t kh, int64_t kw,
+                                int64_t stride_h, int64_t stride_w, int64_t pad_h,
+                                int64_t pad_w, int64_t dil_h, int64_t dil_w) {
   TORCH_CHECK(x.dim() == 4 && x.scalar_type() == torch::kFloat32 && x.device().is_cpu(),
               "bitconv2d: x must be a 4-D float32 CPU tensor");
   x = x.contiguous();
@@ -361,8 +360,6 @@ torch::Tensor bitconv2d_forward(torch::Tensor x, torch::Tensor weight_words,
                   weight_words.scalar_type() == torch::kInt64,
               "bitconv2d: weight words do not match C=", C);
   const int64_t Co = weight_words.size(0);
-  TORCH_CHECK(wsum.scalar_type() == torch::kInt32 && wsum.numel() == Co * T,
-              "bitconv2d: wsum must be (Co, kh*kw) int32");
   TORCH_CHECK(scale.scalar_type() == torch::kFloat32 && scale.device().is_cpu() &&
                   scale.numel() == Co,
               "bitconv2d: scale must be Co float32 CPU values");
