@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from .quantizers import ACT_QUANTIZERS, WEIGHT_QUANTIZERS, BilinearWeight, build_quantizer
-from .rbo import (StepConstants, bilinear_term, check_rbo_options, drelu_mask, drelu_masks,
-                  recurrent_weight, step_constants, step_constants_of)
+from .rbo import (StepConstants, bilinear_term, check_rbo_options, drelu_mask,
+                  drelu_mask_flags, recurrent_weight, step_constants, step_constants_of)
+from .sign import signed_units
 
 
 class BinaryConv2d(nn.Conv2d):
@@ -209,20 +210,21 @@ class RBOConv(BinaryConv2d):
         # .data swaps (EMA) change the storage
         quantizer = self.weight_quantizer
         return tuple((t.data_ptr(), t._version) for t in
-                     (self.weight, self.scale, self.prev_grad)) + (
+                     (self.weight, self.scale, self.u, self.prev_grad)) + (
                          self.tau, self.mask_mode, quantizer.beta, quantizer.lam)
 
     def _fresh_step_constants(self) -> StepConstants:
         with torch.no_grad():
-            return step_constants(self.drelu_mask().mul(self.prev_grad).neg_(), self.scale,
+            return step_constants(self.weight, self.u,
+                                  self.drelu_mask().mul(self.prev_grad).neg_(), self.scale,
                                   self.weight_quantizer.beta, self.weight_quantizer.lam)
 
     def step_constants(self) -> StepConstants:
-        """N = -M * G_prev (W_eff = W + u * N) and the scale's constants. They change
-        only when W, s or the stored gradient do, so they are cached: the optimizer
-        wrapper computes every layer's at once before each training forward
+        """W_b, W_eff = W + u * N (N = -M * G_prev) and the other constants of the
+        step. They change only when W, s, u or G_prev do, so they are cached: the
+        optimizer wrapper computes every layer's at once before each training forward
         (:func:`refresh_recurrent_directions`). Without the wrapper they are
-        recomputed here when W, s or G_prev changed in place or were swapped (writes
+        recomputed here when W, s, u or G_prev changed in place or were swapped (writes
         through ``.data`` bump no version counter: they are seen only through the
         wrapper)."""
         if torch.compiler.is_compiling():  # traced: part of the graph (no cache, no break)
@@ -256,18 +258,23 @@ class RBOConv(BinaryConv2d):
 @torch.no_grad()
 def refresh_recurrent_directions(layers) -> None:
     """The step constants of many RBO layers in one pass, cached in each layer:
-    N = -M * G_prev (masks ranked together, :func:`~rbonn_det.binary.rbo.drelu_masks`)
-    and |s|, +-|s|*beta, sgn(s), lam*beta^2*n*s with ``_foreach`` ops. Called by the
-    optimizer wrapper before every training forward; results equal each layer's own."""
+    the DReLU masks of all layers ranked together
+    (:func:`~rbonn_det.binary.rbo.drelu_mask_flags`), N = -M * G_prev, W_eff = W + u*N,
+    sign(W_eff), W_b, |s|, sgn(s), lam*beta^2*n*s with ``_foreach`` operations. Called by
+    the optimizer wrapper before every training forward; results equal each layer's own."""
     for mode in {layer.mask_mode for layer in layers}:
         group = [layer for layer in layers if layer.mask_mode == mode]
         scales = [layer.scale for layer in group]
-        masks = drelu_masks(scales, [layer.weight for layer in group],
-                            [layer.tau for layer in group], mode)
-        directions = torch._foreach_mul([layer.prev_grad for layer in group], masks)
-        torch._foreach_neg_(directions)
+        flags = drelu_mask_flags(scales, [layer.weight for layer in group],
+                                 [layer.tau for layer in group], mode)
+        # -M as -1 / -0.0: -1 * G = -G and -0.0 * G = -(0 * G), bit for bit
+        minus_one, minus_zero = signed_units(scales[0].dtype, flags.device)
+        neg_masks = torch.where(flags, minus_one, minus_zero).view(-1, 1, 1, 1).split(
+            [s.shape[0] for s in scales])
+        directions = torch._foreach_mul([layer.prev_grad for layer in group], neg_masks)
         quantizers = [layer.weight_quantizer for layer in group]
-        constants = step_constants_of(directions, scales, [q.beta for q in quantizers],
-                                      [q.lam for q in quantizers])
+        constants = step_constants_of([layer.weight for layer in group],
+                                      [layer.u for layer in group], directions, scales,
+                                      [q.beta for q in quantizers], [q.lam for q in quantizers])
         for layer, layer_constants in zip(group, constants):
             layer.set_step_constants(layer_constants)

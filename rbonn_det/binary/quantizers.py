@@ -122,7 +122,8 @@ class _HardBinaryFunction(Function):
     @staticmethod
     def backward(ctx, grad_out):
         (weight, ) = ctx.saved_tensors
-        return grad_out * (weight.abs() <= 1)
+        # 1{|W| <= 1} as floats in |W|'s memory, then times g in place: one fresh tensor
+        return weight.abs().le_(1).mul_(grad_out)
 
 
 class _XNORFunction(Function):

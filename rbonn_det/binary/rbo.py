@@ -6,13 +6,16 @@
 - :func:`drelu_mask`: the Density-ReLU mask choosing which filters backtrack,
   in the paper's rule and in the released code's rule.
 - :func:`recurrent_weight`: W_eff = W - u * M * G_prev.
+- :class:`RecurrentBilinearBinarize`, :class:`StepConstants`: the same, as RBOConv
+  trains: everything that only the optimizer step changes (W_eff, W_b, N, ...) is
+  computed once per step for all layers, the training node only adds the backward.
 """
 from typing import NamedTuple
 
 import torch
 from torch.autograd import Function
 
-from .sign import binary_sign
+from .sign import binary_sign, binary_signs
 
 MASK_MODES = ('paper', 'released')
 
@@ -88,65 +91,74 @@ class BilinearBinarize(Function):
 
 class StepConstants(NamedTuple):
     """What RBO's training forward and backward need that changes only when the
-    optimizer steps (s, W or G_prev change): computed once per step for all layers
-    (:func:`rbonn_det.binary.refresh_recurrent_directions`), not per forward."""
+    optimizer steps (W, s, u or G_prev change): computed once per step for all layers
+    (:func:`rbonn_det.binary.refresh_recurrent_directions`), not per forward. Even
+    W_b is one: W_eff = W + u * N is a function of the step's parameters only."""
+    binary: torch.Tensor  # W_b = sign(W_eff) * |s| * beta: the forward's output
+    weight_eff: torch.Tensor  # W_eff = W + u * N
+    sign: torch.Tensor  # sign(W_eff)
     neg_direction: torch.Tensor  # N = -M * G_prev
     alpha: torch.Tensor  # |s|
-    alpha_beta: torch.Tensor  # |s| * beta: W_b = sign(W_eff) * alpha_beta
     sign_scale: torch.Tensor  # sgn(s): d|s|/ds
     decay_scale: torch.Tensor  # lam * beta^2 * n * s: the reconstruction term's part of dL/ds
 
 
-def step_constants_of(neg_directions, scales, betas, lams) -> list:
-    """:class:`StepConstants` of many layers at once (``_foreach`` ops; lists of per-layer
-    N, s, beta, lam; n = Ci * k * k of each weight)."""
-    decay = [lam * beta * beta * (n.numel() // n.shape[0])
-             for n, beta, lam in zip(neg_directions, betas, lams)]
+def step_constants_of(weights, us, neg_directions, scales, betas, lams) -> list:
+    """:class:`StepConstants` of many layers at once: ``_foreach`` operations, so one
+    dispatch per quantity for all layers (lists of per-layer W, u, N, s, beta, lam;
+    n = Ci * k * k of each weight)."""
+    decay = [lam * beta * beta * (w.numel() // w.shape[0])
+             for w, beta, lam in zip(weights, betas, lams)]
+    weights_eff = torch._foreach_addcmul(weights, us, neg_directions)
+    signs = binary_signs(weights_eff)
     alphas = torch._foreach_abs(scales)
+    binaries = torch._foreach_mul(signs, torch._foreach_mul(alphas, list(betas)))
     return [StepConstants(*parts) for parts in zip(
-        neg_directions, alphas, torch._foreach_mul(alphas, list(betas)),
-        torch._foreach_sign(scales), torch._foreach_mul(scales, decay))]
+        binaries, weights_eff, signs, neg_directions, alphas, torch._foreach_sign(scales),
+        torch._foreach_mul(scales, decay))]
 
 
-def step_constants(neg_direction, scale, beta: float, lam: float) -> StepConstants:
+def step_constants(weight, u, neg_direction, scale, beta: float, lam: float) -> StepConstants:
     """:class:`StepConstants` of one layer."""
-    return step_constants_of([neg_direction], [scale], [beta], [lam])[0]
+    return step_constants_of([weight], [u], [neg_direction], [scale], [beta], [lam])[0]
 
 
 class RecurrentBilinearBinarize(Function):
     """:class:`BilinearBinarize` with the recurrent step, as RBOConv trains: the same
     values and gradients, taking s itself (dL/ds = sgn(s) * dL/dalpha) and the
-    step's constants, so that one forward + backward dispatches as few operations as
-    the math allows (a GPU step at these sizes is bound by them). The forward keeps
-    sign(W_eff); with ``t = g - lam*beta*sign(W_eff)`` (one op) the backward is::
+    step's :class:`StepConstants`, so that one forward + backward dispatches as few
+    operations as the math allows (a GPU step at these sizes is bound by them).
+
+    Forward: W_b, already computed with the step's constants (it depends on W, s, u
+    and G_prev only; ``constants`` must be those of the current W, s, u, G_prev, which
+    :meth:`RBOConv.step_constants` guarantees), returned as a view: one operation.
+    With ``t = g - lam*beta*sign(W_eff)`` (one op) the backward is::
 
         dW = alpha * t + lam * W_eff           (= g * alpha + lam * (W_eff - W_b))
         ds = sgn(s) * sum(t * W_eff) + lam*beta^2*n * s
                                                (sum(t * W_eff) = sum(g * W_eff) - lam*beta*sum|W_eff|)
         du = sum(dW * N)
-
-    (W_b itself is not kept: saving a Function's output costs two more operations.)
     """
 
     @staticmethod
-    def forward(ctx, weight, scale, u, neg_direction, alpha, alpha_beta, sign_scale,
-                decay_scale, beta: float, lam: float):
-        weight = torch.addcmul(weight, u, neg_direction)
-        sign = binary_sign(weight)
-        ctx.save_for_backward(weight, sign, neg_direction, alpha, sign_scale, decay_scale)
+    def forward(ctx, weight, scale, u, binary, weight_eff, sign, neg_direction, alpha,
+                sign_scale, decay_scale, beta: float, lam: float):
+        # weight, scale, u: inputs for autograd only (the constants hold their values)
+        ctx.save_for_backward(weight_eff, sign, neg_direction, alpha, sign_scale, decay_scale)
         ctx.lam, ctx.lam_beta = lam, lam * beta
-        return sign * alpha_beta
+        return binary.view_as(binary)
 
     @staticmethod
     def backward(ctx, grad_out):
         weight, sign, neg_direction, alpha, sign_scale, decay_scale = ctx.saved_tensors
         dims = tuple(range(1, weight.dim()))
         shifted = torch.add(grad_out, sign, alpha=-ctx.lam_beta)  # t
-        grad_weight = torch.add(shifted * alpha, weight, alpha=ctx.lam)
+        grad_weight = torch.mul(shifted, alpha).add_(weight, alpha=ctx.lam)
+        # the two products reuse t's memory (fewer fresh weight-sized allocations)
         grad_scale = torch.addcmul(decay_scale, sign_scale,
-                                   (shifted * weight).sum(dims, keepdim=True))
-        grad_u = (grad_weight * neg_direction).sum(dims, keepdim=True)
-        return (grad_weight, grad_scale, grad_u) + (None,) * 7
+                                   shifted.mul_(weight).sum(dims, keepdim=True))
+        grad_u = torch.mul(grad_weight, neg_direction, out=shifted).sum(dims, keepdim=True)
+        return (grad_weight, grad_scale, grad_u) + (None,) * 9
 
 
 def recurrent_bilinear_binarize(weight, scale, u, constants: StepConstants, beta: float,
@@ -210,22 +222,13 @@ def recurrent_weight(weight, u, mask, prev_grad):
     return torch.addcmul(weight, u * mask, prev_grad.detach(), value=-1)
 
 
-def _segment_ranks(values: torch.Tensor, segment: torch.Tensor, starts: torch.Tensor):
-    """0-based ascending rank of each entry within its segment (ties: lower index
-    first), for all segments in one pass: a stable sort by value, then a stable
-    sort of that order by segment. ``starts``: each entry's segment start."""
-    order = torch.argsort(values, stable=True)
-    order = order[torch.argsort(segment[order], stable=True)]
-    position = torch.empty_like(order)
-    position[order] = torch.arange(values.numel(), device=values.device)
-    return position - starts
-
-
 @torch.no_grad()
-def drelu_masks(scales, weights, taus, mode: str = 'paper'):
-    """:func:`drelu_mask` of many layers in one pass (equal results, alpha = |s|):
-    the layers' channels are concatenated and ranked per layer together, so the
-    number of operations per optimizer step barely grows with the number of layers.
+def drelu_mask_flags(scales, weights, taus, mode: str = 'paper') -> torch.Tensor:
+    """:func:`drelu_mask` of many layers in one pass, as one flat bool tensor over the
+    concatenated channels (alpha = |s|). The layers' channels are ranked per layer
+    together: a stable sort by value, a stable sort of that order by layer, and the
+    inverse permutation; in paper mode both keys (1/alpha and the L1 norms) at once,
+    as two rows. So the operations per optimizer step barely grow with the layers.
 
     Args:
         scales (list[Tensor]): per layer s, shape (Co, 1, 1, 1).
@@ -234,36 +237,48 @@ def drelu_masks(scales, weights, taus, mode: str = 'paper'):
         mode (str): as drelu_mask, the same for every layer.
 
     Returns:
-        list[Tensor]: per layer the 0/1 mask (Co, 1, 1, 1) in alpha's dtype.
+        Tensor: bool, one entry per channel of the concatenated layers.
     """
     if mode not in MASK_MODES:
         raise ValueError(f'mask_mode must be one of {MASK_MODES}, got {mode!r}')
-    sizes = [s.shape[0] for s in scales]
     alpha = torch.cat(scales).view(-1).abs()
-    segment, starts, cut = _segments(sizes, taus, mode, alpha.device)
-    if mode == 'paper':
-        l1 = torch.cat([torch.linalg.vector_norm(w, ord=1, dim=(1, 2, 3)) for w in weights])
-        small_scale = _segment_ranks(torch.reciprocal(alpha), segment, starts) >= cut
-        large_l1 = _segment_ranks(l1, segment, starts) >= cut
-        mask = small_scale & ~large_l1
-    else:  # the released rule: a sorted position's channel index against the cut
-        order = torch.argsort(alpha, stable=True)
-        order = order[torch.argsort(segment[order], stable=True)]
-        mask = (order - starts) < cut
-    return list(mask.to(alpha.dtype).view(-1, 1, 1, 1).split(sizes))
+    layer, threshold = _segments(tuple(s.shape[0] for s in scales), taus, mode, alpha.device)
+    if mode == 'paper':  # rows: 1/alpha, ||W_c||_1
+        keys = torch.cat([torch.reciprocal(alpha)] + [
+            torch.linalg.vector_norm(w, ord=1, dim=(1, 2, 3)) for w in weights]).view(2, -1)
+        order = torch.argsort(keys, dim=1, stable=True)
+        order = order.gather(1, torch.argsort(layer[order], dim=1, stable=True))
+        # a channel's position in its row's order >= its layer's start + cut
+        small_scale, large_l1 = torch.argsort(order, dim=1) >= threshold
+        return small_scale > large_l1  # small_scale and not large_l1
+    # the released rule: a sorted position's channel index against the cut
+    order = torch.argsort(alpha, stable=True)
+    order = order[torch.argsort(layer[order], stable=True)]
+    return order < threshold
 
 
-_SEGMENTS = {}  # (sizes, taus, mode, device) -> per-channel layer id, layer start, cut
+def drelu_masks(scales, weights, taus, mode: str = 'paper'):
+    """:func:`drelu_mask` of many layers (equal results, alpha = |s|), from
+    :func:`drelu_mask_flags`.
+
+    Returns:
+        list[Tensor]: per layer the 0/1 mask (Co, 1, 1, 1) in alpha's dtype.
+    """
+    flags = drelu_mask_flags(scales, weights, taus, mode)
+    return list(flags.to(scales[0].dtype).view(-1, 1, 1, 1).split([s.shape[0] for s in scales]))
+
+
+_SEGMENTS = {}  # (sizes, taus, mode, device) -> per-channel layer id, start + cut
 
 
 def _segments(sizes, taus, mode, device):
-    """Per channel of the concatenation: its layer, its layer's first index and the
-    layer's cut (int(Co * tau) paper, int(Co * (1 - tau)) released). Cached: the
+    """Per channel of the concatenation: its layer, and its layer's first index plus
+    the layer's cut (int(Co * tau) paper, int(Co * (1 - tau)) released). Cached: the
     layers of a model do not change between steps."""
-    key = (tuple(sizes), tuple(taus), mode, device)
+    key = (sizes, tuple(taus), mode, device)
     if key not in _SEGMENTS:
         layer = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
         first = torch.tensor([sum(sizes[:i]) for i in range(len(sizes))])
         cut = torch.tensor([int(n * (t if mode == 'paper' else 1 - t)) for n, t in zip(sizes, taus)])
-        _SEGMENTS[key] = (layer.to(device), first[layer].to(device), cut[layer].to(device))
+        _SEGMENTS[key] = (layer.to(device), (first + cut)[layer].to(device))
     return _SEGMENTS[key]
