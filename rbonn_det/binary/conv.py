@@ -178,7 +178,7 @@ class RBOConv(BinaryConv2d):
         self.scale = nn.Parameter(torch.randn(channel_shape))
         self.u = nn.Parameter(torch.full(channel_shape, float(u_init)))
         self.register_buffer('prev_grad', torch.zeros_like(self.weight))
-        self._constants, self._constants_key = None, None
+        self.clear_step_constants()
 
     @property
     def alpha(self) -> torch.Tensor:
@@ -237,6 +237,10 @@ class RBOConv(BinaryConv2d):
         """-M * G_prev of the current step (see :meth:`step_constants`)."""
         return self.step_constants().neg_direction
 
+    def clear_step_constants(self) -> None:
+        """Drop the cached step constants (recomputed when next needed)."""
+        self._constants, self._constants_key = None, None
+
     def set_step_constants(self, constants: StepConstants) -> None:
         """Cache the step's constants (computed without autograd) for the current W, s, G_prev."""
         self._constants, self._constants_key = constants, self._state_key()
@@ -262,6 +266,8 @@ def refresh_recurrent_directions(layers) -> None:
     (:func:`~rbonn_det.binary.rbo.drelu_mask_flags`), N = -M * G_prev, W_eff = W + u*N,
     sign(W_eff), W_b, |s|, sgn(s), lam*beta^2*n*s with ``_foreach`` operations. Called by
     the optimizer wrapper before every training forward; results equal each layer's own."""
+    for layer in layers:  # the last step's go first: never two steps' worth in memory
+        layer.clear_step_constants()
     for mode in {layer.mask_mode for layer in layers}:
         group = [layer for layer in layers if layer.mask_mode == mode]
         scales = [layer.scale for layer in group]
