@@ -127,8 +127,8 @@ def step(model, wrapper, x):
 
 
 def test_rbo_step_dispatch_count_against_reactnet():
-    """Deterministic for a torch version. torch 2.13, whole step: RBONN 853 vs
-    ReActNet 755 = 1.130x, the issue's target <= 1.15x (docs/benchmarks.md: it was
+    """Deterministic for a torch version. torch 2.13, whole step: RBONN 849 vs
+    ReActNet 755 = 1.124x, the issue's target <= 1.15x (docs/benchmarks.md: it was
     908 = 1.203x before W_b and W_eff became step constants computed for all layers
     at once, so that a conv's training forward is one view). Pins the target."""
     counts = {}
