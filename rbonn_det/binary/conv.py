@@ -220,8 +220,8 @@ class RBOConv(BinaryConv2d):
                                   self.weight_quantizer.beta, self.weight_quantizer.lam)
 
     def step_constants(self) -> StepConstants:
-        """W_b, W_eff = W + u * N (N = -M * G_prev) and the other constants of the
-        step. They change only when W, s, u or G_prev do, so they are cached: the
+        """W_b, W_eff = W + u * N (N = -M * G_prev) and the other
+        :class:`~rbonn_det.binary.rbo.StepConstants` of the step. They change only when W, s, u or G_prev do, so they are cached: the
         optimizer wrapper computes every layer's at once before each training forward
         (:func:`refresh_recurrent_directions`). Without the wrapper they are
         recomputed here when W, s, u or G_prev changed in place or were swapped (writes
@@ -263,9 +263,10 @@ class RBOConv(BinaryConv2d):
 def refresh_recurrent_directions(layers) -> None:
     """The step constants of many RBO layers in one pass, cached in each layer:
     the DReLU masks of all layers ranked together
-    (:func:`~rbonn_det.binary.rbo.drelu_mask_flags`), N = -M * G_prev, W_eff = W + u*N,
-    sign(W_eff), W_b, |s|, sgn(s), lam*beta^2*n*s with ``_foreach`` operations. Called by
-    the optimizer wrapper before every training forward; results equal each layer's own."""
+    (:func:`~rbonn_det.binary.rbo.drelu_mask_flags`), then N = -M * G_prev, W_eff = W + u*N,
+    W_b and the g-free parts of the gradients (:class:`~rbonn_det.binary.rbo.StepConstants`)
+    with ``_foreach`` operations. Called by the optimizer wrapper before every training
+    forward; results equal each layer's own."""
     for layer in layers:  # the last step's go first: never two steps' worth in memory
         layer.clear_step_constants()
     for mode in {layer.mask_mode for layer in layers}:

@@ -212,7 +212,7 @@ class BilinearWeight(WeightQuantizer):
     def recurrent(self, weight, scale, u, constants):
         """RBOConv's training path: the same W_b and gradients from s itself and the
         step's :class:`~rbonn_det.binary.rbo.StepConstants` (fewer operations)."""
-        return recurrent_bilinear_binarize(weight, scale, u, constants, self.beta, self.lam)
+        return recurrent_bilinear_binarize(weight, scale, u, constants)
 
     def extra_repr(self):
         return f'beta={self.beta}, lam={self.lam}'

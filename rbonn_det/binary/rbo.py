@@ -96,26 +96,32 @@ class StepConstants(NamedTuple):
     W_b is one: W_eff = W + u * N is a function of the step's parameters only."""
     binary: torch.Tensor  # W_b = sign(W_eff) * |s| * beta: the forward's output
     weight_eff: torch.Tensor  # W_eff = W + u * N
-    sign: torch.Tensor  # sign(W_eff)
+    residual: torch.Tensor  # lam * (W_eff - W_b): the reconstruction term's part of dL/dW
     neg_direction: torch.Tensor  # N = -M * G_prev
     alpha: torch.Tensor  # |s|
     sign_scale: torch.Tensor  # sgn(s): d|s|/ds
-    decay_scale: torch.Tensor  # lam * beta^2 * n * s: the reconstruction term's part of dL/ds
+    scale_offset: torch.Tensor  # sgn(s) * (lam*beta^2*n*|s| - lam*beta*||W_eff||_1): dL/ds's W-free part
 
 
 def step_constants_of(weights, us, neg_directions, scales, betas, lams) -> list:
     """:class:`StepConstants` of many layers at once: ``_foreach`` operations, so one
     dispatch per quantity for all layers (lists of per-layer W, u, N, s, beta, lam;
-    n = Ci * k * k of each weight)."""
+    n = Ci * k * k of each weight), plus one L1 norm per layer."""
     decay = [lam * beta * beta * (w.numel() // w.shape[0])
              for w, beta, lam in zip(weights, betas, lams)]
     weights_eff = torch._foreach_addcmul(weights, us, neg_directions)
-    signs = binary_signs(weights_eff)
+    binaries = binary_signs(weights_eff)
     alphas = torch._foreach_abs(scales)
-    binaries = torch._foreach_mul(signs, torch._foreach_mul(alphas, list(betas)))
+    torch._foreach_mul_(binaries, torch._foreach_mul(alphas, list(betas)))  # sign -> W_b
+    residuals = torch._foreach_sub(weights_eff, binaries)
+    torch._foreach_mul_(residuals, list(lams))
+    sign_scales = torch._foreach_sign(scales)
+    offsets = torch._foreach_mul(scales, decay)  # lam*beta^2*n*s = sgn(s)*lam*beta^2*n*|s|
+    l1 = [torch.linalg.vector_norm(w, ord=1, dim=tuple(range(1, w.dim())), keepdim=True)
+          for w in weights_eff]
+    torch._foreach_addcmul_(offsets, sign_scales, l1, [-lam * beta for beta, lam in zip(betas, lams)])
     return [StepConstants(*parts) for parts in zip(
-        binaries, weights_eff, signs, neg_directions, alphas, torch._foreach_sign(scales),
-        torch._foreach_mul(scales, decay))]
+        binaries, weights_eff, residuals, neg_directions, alphas, sign_scales, offsets)]
 
 
 def step_constants(weight, u, neg_direction, scale, beta: float, lam: float) -> StepConstants:
@@ -132,39 +138,37 @@ class RecurrentBilinearBinarize(Function):
     Forward: W_b, already computed with the step's constants (it depends on W, s, u
     and G_prev only; ``constants`` must be those of the current W, s, u, G_prev, which
     :meth:`RBOConv.step_constants` guarantees), returned as a view: one operation.
-    With ``t = g - lam*beta*sign(W_eff)`` (one op) the backward is::
+    Backward (g = dL/dW_b), everything not involving g taken from the constants::
 
-        dW = alpha * t + lam * W_eff           (= g * alpha + lam * (W_eff - W_b))
-        ds = sgn(s) * sum(t * W_eff) + lam*beta^2*n * s
-                                               (sum(t * W_eff) = sum(g * W_eff) - lam*beta*sum|W_eff|)
+        dW = alpha * g + lam * (W_eff - W_b)
+        ds = sgn(s) * sum(g * W_eff) + sgn(s) * (lam*beta^2*n*alpha - lam*beta*sum|W_eff|)
+                    (= sgn(s) * dalpha: sum((W_eff - W_b) * beta*sign(W_eff)) = beta*sum|W_eff| - alpha*beta^2*n)
         du = sum(dW * N)
     """
 
     @staticmethod
-    def forward(ctx, weight, scale, u, binary, weight_eff, sign, neg_direction, alpha,
-                sign_scale, decay_scale, beta: float, lam: float):
+    def forward(ctx, weight, scale, u, binary, weight_eff, residual, neg_direction, alpha,
+                sign_scale, scale_offset):
         # weight, scale, u: inputs for autograd only (the constants hold their values)
-        ctx.save_for_backward(weight_eff, sign, neg_direction, alpha, sign_scale, decay_scale)
-        ctx.lam, ctx.lam_beta = lam, lam * beta
+        ctx.save_for_backward(weight_eff, residual, neg_direction, alpha, sign_scale,
+                              scale_offset)
         return binary.view_as(binary)
 
     @staticmethod
     def backward(ctx, grad_out):
-        weight, sign, neg_direction, alpha, sign_scale, decay_scale = ctx.saved_tensors
+        weight, residual, neg_direction, alpha, sign_scale, scale_offset = ctx.saved_tensors
         dims = tuple(range(1, weight.dim()))
-        shifted = torch.add(grad_out, sign, alpha=-ctx.lam_beta)  # t
-        grad_weight = torch.mul(shifted, alpha).add_(weight, alpha=ctx.lam)
-        # the two products reuse t's memory (fewer fresh weight-sized allocations)
-        grad_scale = torch.addcmul(decay_scale, sign_scale,
-                                   shifted.mul_(weight).sum(dims, keepdim=True))
-        grad_u = torch.mul(grad_weight, neg_direction, out=shifted).sum(dims, keepdim=True)
-        return (grad_weight, grad_scale, grad_u) + (None,) * 9
+        grad_weight = torch.addcmul(residual, grad_out, alpha)
+        product = grad_out * weight
+        grad_scale = torch.addcmul(scale_offset, sign_scale, product.sum(dims, keepdim=True))
+        # the second product reuses the first's memory (one fresh weight-sized tensor less)
+        grad_u = torch.mul(grad_weight, neg_direction, out=product).sum(dims, keepdim=True)
+        return (grad_weight, grad_scale, grad_u) + (None,) * 7
 
 
-def recurrent_bilinear_binarize(weight, scale, u, constants: StepConstants, beta: float,
-                                lam: float):
-    """W_b of :class:`RecurrentBilinearBinarize`."""
-    return RecurrentBilinearBinarize.apply(weight, scale, u, *constants, beta, lam)
+def recurrent_bilinear_binarize(weight, scale, u, constants: StepConstants):
+    """W_b of :class:`RecurrentBilinearBinarize` (beta and lam are in the constants)."""
+    return RecurrentBilinearBinarize.apply(weight, scale, u, *constants)
 
 
 def bilinear_binarize(weight, alpha, beta: float, lam: float, u=None, neg_direction=None):
