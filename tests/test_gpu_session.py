@@ -1,5 +1,6 @@
 """tools/dev/gpu_session.sh dry-run on the CPU, as a device session would run it but
-with small sizes: the checks, both step benchmarks and a one-run toy protocol execute,
+with small sizes: the checks, both step benchmarks (and the compiled one) and a one-run
+toy protocol execute,
 the log and the packed toy results land in $OUT. (The device has 15 minutes; a script
 that first fails there wastes them.)"""
 import os
@@ -14,7 +15,8 @@ def test_gpu_session_dry_run_on_cpu(tmp_path):
                DEVICE='cpu', BENCH_ARGS='--batch 2 --size 64 --steps 1 --warmup 0',
                TRAIN_STEP_ARGS='--size 128 96 --batch 1 --steps 1 --warmup 0',
                TOY_EPOCHS='1', TOY_JOBS='2', TOY_DATA=str(tmp_path / 'toy'),
-               TOY_WORK=str(tmp_path / 'toy_work'),
+               TOY_WORK=str(tmp_path / 'toy_work'), COMPILE_MODE='default',
+               COMPILE_BACKEND='aot_eager',  # the plumbing; inductor: test_rbo_step_cost
                TOY_ARGS='--methods react --seeds 0 --num-train 4 --num-test 2')
     proc = subprocess.run(['bash', 'tools/dev/gpu_session.sh', '400'], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=900)
@@ -23,6 +25,8 @@ def test_gpu_session_dry_run_on_cpu(tmp_path):
     assert log.count('[gpu-check] PASS') == 6, log[-3000:]  # 5 conv types + wrapper steps
     assert 'dispatched aten ops, whole step' in log
     assert log.count('ratio to first 1.000') == 1  # fp32 step benchmark (AMP needs CUDA)
+    assert "torch.compile(mode='default', backend='aot_eager')" in log
+    assert log.count('RBONN / ReActNet step time') == 2  # eager (in the checks), compiled
     assert 'toy protocol exit status 0' in log and '== done in' in log
     with tarfile.open(tmp_path / 'out' / 'toy_gpu.tgz') as tar:
         names = tar.getnames()

@@ -125,6 +125,25 @@ def test_the_wrapper_refreshes_before_every_forward():
     assert not torch.equal(fresh_direction(conv), first)
 
 
+def test_unbatched_step_constants_train_identically():
+    """RBOOptimWrapper(batch_step_constants=False) (for a compiled forward) leaves the
+    constants to each layer's forward: the same steps, bit for bit."""
+    torch.manual_seed(0)
+    models = [BiResNet(depth=18).train()]
+    models.append(copy.deepcopy(models[0]))
+    wrappers = [RBOOptimWrapper(optimizer=torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9),
+                                batch_step_constants=batched)
+                for m, batched in zip(models, (True, False))]
+    x = torch.randn(2, 3, 32, 32)
+    for _ in range(3):
+        for model, wrapper in zip(models, wrappers):
+            step(model, wrapper, x)
+    for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values()):
+        assert torch.equal(a, b)
+    assert any(layer.prev_grad.abs().sum() > 0 for layer in models[1].modules()
+               if isinstance(layer, RBOConv))
+
+
 def step(model, wrapper, x):
     with wrapper.optim_context(model):
         loss = sum(o.pow(2).mean() for o in model(x))

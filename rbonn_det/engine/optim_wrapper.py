@@ -31,13 +31,21 @@ class RBOGradientHandoff:
     The model is bound on the first ``optim_context(model)`` (MMEngine's
     ``train_step`` enters it every iteration) or explicitly with :meth:`bind`.
 
+    Args:
+        batch_step_constants (bool): compute every RBO layer's step constants
+            (:class:`~rbonn_det.binary.rbo.StepConstants`) at once before each
+            forward (default). False: each layer computes its own in its forward, the
+            same values; the choice for a ``torch.compile``'d forward, which computes
+            them inside its graph (a batched refresh would be wasted work there).
+
     Attributes:
         num_nonfinite_prev_grads (int): how many times a layer's gradient was
             NaN/Inf; that layer then skips its next recurrent step.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, batch_step_constants: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        self.batch_step_constants = batch_step_constants
         self._rbo_convs: Optional[List[RBOConv]] = None
         self._bound_model_id: Optional[int] = None
         self.num_nonfinite_prev_grads = 0
@@ -62,7 +70,7 @@ class RBOGradientHandoff:
         # entered by train_step before every forward: the recurrent directions
         # -M * G_prev of all layers at once, from W, s and G_prev as they are now
         self.bind(model)
-        if self._rbo_convs:
+        if self._rbo_convs and self.batch_step_constants:
             refresh_recurrent_directions(self._rbo_convs)
         with super().optim_context(model):
             yield

@@ -15,9 +15,16 @@ step with the optimizer and the wrappers' work), RBONN vs ReActNet (target <=
 1.15): at these sizes a GPU step is bound by operation launches, and the count is
 the same on any machine. Not a test: a measurement.
 
+``--compile MODE`` times a captured step instead: the forward and loss of each model
+through ``torch.compile(mode=MODE)`` (AOTAutograd compiles the backward with it;
+``reduce-overhead`` replays both as CUDA graphs on a GPU), the optimizer and the
+wrappers eager. Two runs then, ReActNet and RBONN; RBONN's wrapper leaves the step
+constants to the compiled graph (``batch_step_constants=False``). No operation
+counts there (a compiled step dispatches its generated kernels, not aten ops).
+
     python tools/analysis/benchmark_rbo.py [--depth 18] [--batch 8] [--size 160]
                                            [--steps 10] [--device cuda] [--amp]
-                                           [--threads N]
+                                           [--threads N] [--compile MODE]
 """
 import argparse
 
@@ -31,22 +38,27 @@ from rbonn_det.models import BiResNet
 from rbonn_det.registry import register_all_modules
 from rbonn_det.utils.timing import add_timing_args, alternated_times, apply_threads, median
 
+COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune')
 BASELINE, PLAIN, RBONN = ('ReActConv + NonFiniteSkip', 'RBOConv + OptimWrapper',
                           'RBOConv + RBOOptimWrapper')
 
 
-def make(conv_type, wrapper_cls, depth, device, seed=0):
+def make(conv_type, wrapper_cls, depth, device, seed=0, **wrapper_kwargs):
     torch.manual_seed(seed)
     model = BiResNet(depth=depth, conv_cfg=dict(type=conv_type)).to(device).train()
     # keyword: AmpOptimWrapper's first positional argument is loss_scale
     wrapper = wrapper_cls(optimizer=torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9,
-                                                    foreach=True))
+                                                    foreach=True), **wrapper_kwargs)
     return model, wrapper
 
 
-def step(model, wrapper, x):
+def loss_of(model, x):
+    return sum(o.float().pow(2).mean() for o in model(x))
+
+
+def step(model, wrapper, x, loss_fn=loss_of):
     with wrapper.optim_context(model):
-        loss = sum(o.float().pow(2).mean() for o in model(x))
+        loss = loss_fn(model, x)
     wrapper.update_params(loss)
 
 
@@ -77,6 +89,11 @@ def main():
     add_timing_args(parser, steps=10)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--amp', action='store_true', help='AMP wrappers (CUDA only)')
+    parser.add_argument('--compile', metavar='MODE', choices=COMPILE_MODES,
+                        help=f'time torch.compile(mode=MODE)\'d steps, one of {COMPILE_MODES}')
+    parser.add_argument('--compile-backend', default='inductor',
+                        help='torch.compile backend (default inductor; aot_eager checks the '
+                        'plumbing without code generation)')
     args = parser.parse_args()
     register_all_modules()
     apply_threads(args)
@@ -87,28 +104,47 @@ def main():
         (AmpOptimWrapper, NonFiniteSkipAmpOptimWrapper, RBOAmpOptimWrapper) if args.amp
         else (OptimWrapper, NonFiniteSkipOptimWrapper, RBOOptimWrapper))
     x = torch.randn(args.batch, 3, args.size, args.size, device=dev)
-    runs = {
-        BASELINE: make('ReActConv', skip_cls, args.depth, dev),
-        PLAIN: make('RBOConv', plain_cls, args.depth, dev),
-        RBONN: make('RBOConv', rbo_cls, args.depth, dev),
-    }
+    if args.compile:
+        runs = {
+            BASELINE: make('ReActConv', skip_cls, args.depth, dev),
+            RBONN: make('RBOConv', rbo_cls, args.depth, dev, batch_step_constants=False),
+        }
+        compiled = {name: torch.compile(loss_of, mode=args.compile, backend=args.compile_backend)
+                    for name in runs}
+    else:
+        runs = {
+            BASELINE: make('ReActConv', skip_cls, args.depth, dev),
+            PLAIN: make('RBOConv', plain_cls, args.depth, dev),
+            RBONN: make('RBOConv', rbo_cls, args.depth, dev),
+        }
+        compiled = {name: loss_of for name in runs}
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     where = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else \
         f'cpu, {torch.get_num_threads()} threads'
     print(f'[bench] BiResNet-{args.depth}, input {args.batch}x3x{args.size}x{args.size}, '
-          f'{where}{", AMP" if args.amp else ""}, {args.steps} steps each after '
-          f'{args.warmup} warm-up', flush=True)
-    times = alternated_times({name: (lambda m=model, w=wrapper: step(m, w, x))
+          f'{where}{", AMP" if args.amp else ""}'
+          f'{f", torch.compile(mode={args.compile!r}, backend={args.compile_backend!r})" if args.compile else ""}, '
+          f'{args.steps} steps each after {args.warmup} warm-up', flush=True)
+    if args.compile:  # compiling takes long: not inside the alternated timing
+        for name, (model, wrapper) in runs.items():
+            for _ in range(3):  # CUDA graphs are recorded on the third call
+                step(model, wrapper, x, compiled[name])
+            sync()
+            print(f'[bench] {name}: compiled', flush=True)
+    times = alternated_times({name: (lambda m=model, w=wrapper, f=compiled[name]: step(m, w, x, f))
                               for name, (model, wrapper) in runs.items()},
                              args.steps, args.warmup, sync)
     med = {name: median(ts) for name, ts in times.items()}
     for name, ts in times.items():
         print(f'[bench] {name:28s} median {med[name] * 1e3:8.1f} ms/step  '
               f'(min {min(ts) * 1e3:.1f}, max {max(ts) * 1e3:.1f})')
-    print(f'[bench] RBO wrapper / plain wrapper (same RBO model): '
-          f'{med[RBONN] / med[PLAIN]:.3f} (target <= 1.05)')
+    if PLAIN in med:
+        print(f'[bench] RBO wrapper / plain wrapper (same RBO model): '
+              f'{med[RBONN] / med[PLAIN]:.3f} (target <= 1.05)')
     print(f'[bench] RBONN / ReActNet step time: {med[RBONN] / med[BASELINE]:.3f} '
           f'(target <= 1.05)')
+    if args.compile:
+        return
     ops = {name: count_step_ops(*make(*kind, args.depth, dev), x) for name, kind in
            ((BASELINE, ('ReActConv', skip_cls)), (RBONN, ('RBOConv', rbo_cls)))}
     for part in ops[RBONN]:

@@ -10,13 +10,14 @@
 #   1. tools/dev/gpu_checks.py: CUDA == CPU for every 1-bit conv, RBO wrapper steps, AMP,
 #      then benchmark_rbo.py fp32 and AMP at 32x3x224x224 (RBO / ReAct step ratios);
 #   2. benchmark_train_step.py fp32 and AMP: full 1-bit Faster R-CNN at 1000x600,
-#      batch 2 (RBONN, ReActNet, real twin; s/iter and peak memory);
+#      batch 2 (RBONN, ReActNet, real twin; s/iter and peak memory); then
+#      benchmark_rbo.py --compile reduce-overhead (COMPILE_MODE): the captured step's ratio;
 #   3. with the time left, the toy accuracy protocol with every method and 3 seeds
 #      trained at once on the GPU (TOY_EPOCHS, default 8), packed into $OUT/toy_gpu.tgz
 #      (curves of unfinished runs included: their scalars.json holds every epoch done).
 # RoIAlign / NMS run on torchvision there (tools/dev/device_site/sitecustomize.py).
 # Environment knobs (defaults are the GPU session's): PYTHON, DEVICE, SKIP_WHEELS,
-# SKIP_CHECKS, BENCH_ARGS, TRAIN_STEP_ARGS, TOY_EPOCHS, TOY_JOBS, TOY_DATA, TOY_WORK,
+# SKIP_CHECKS, BENCH_ARGS, TRAIN_STEP_ARGS, COMPILE_MODE, COMPILE_BACKEND, TOY_EPOCHS, TOY_JOBS, TOY_DATA, TOY_WORK,
 # TOY_ARGS. tests/test_gpu_session.py dry-runs it on the CPU with small sizes.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -53,6 +54,8 @@ echo "== 2. benchmark_train_step ($(left) s left)"
 STEP=${TRAIN_STEP_ARGS:---steps 10 --warmup 3}
 timeout 120 $PY tools/analysis/benchmark_train_step.py $STEP
 timeout 120 $PY tools/analysis/benchmark_train_step.py $STEP --amp
+timeout 180 $PY tools/analysis/benchmark_rbo.py ${DEVICE:+--device $DEVICE} $BENCH \
+    --compile "${COMPILE_MODE:-reduce-overhead}" ${COMPILE_BACKEND:+--compile-backend $COMPILE_BACKEND}
 TOY_TIME=$(( $(left) - 30 ))
 TOY_WORK=${TOY_WORK:-work_dirs/toy_benchmark_gpu}
 echo "== 3. toy protocol, ${TOY_EPOCHS:-8} epochs, every method x 3 seeds at once (${TOY_TIME} s)"
