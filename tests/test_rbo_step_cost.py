@@ -105,6 +105,23 @@ def test_batched_sign_is_binary_sign_on_every_non_nan_value():
         assert set(signs.tolist()) == {1.0, -1.0}
 
 
+def test_evaluation_drops_the_step_constants():
+    """eval() frees the cached W_b, W_eff, ... (evaluation uses none of them); the next
+    training forward computes them again, equal to the spec's values."""
+    torch.manual_seed(0)
+    conv = RBOConv(4, 16, 3).train()
+    conv.prev_grad.normal_()
+    refresh_recurrent_directions([conv])
+    assert conv._constants is not None
+    conv.eval()
+    assert conv._constants is None
+    conv(torch.randn(1, 4, 6, 6))  # evaluation forward: nothing cached
+    assert conv._constants is None
+    conv.train()
+    conv(torch.randn(1, 4, 6, 6))
+    assert_constants_are_fresh(conv)
+
+
 def test_repr_names_the_rbo_options():
     text = repr(RBOConv(4, 16, 3, tau=0.5, mask_mode='released'))
     assert "tau=0.5, mask_mode='released'" in text, text

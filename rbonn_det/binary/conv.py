@@ -237,6 +237,11 @@ class RBOConv(BinaryConv2d):
         """-M * G_prev of the current step (see :meth:`step_constants`)."""
         return self.step_constants().neg_direction
 
+    def train(self, mode: bool = True):
+        if not mode:  # evaluation does not use them; the next training forward remakes them
+            self.clear_step_constants()
+        return super().train(mode)
+
     def clear_step_constants(self) -> None:
         """Drop the cached step constants (recomputed when next needed)."""
         self._constants, self._constants_key = None, None
