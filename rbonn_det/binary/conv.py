@@ -221,8 +221,9 @@ class RBOConv(BinaryConv2d):
 
     def step_constants(self) -> StepConstants:
         """W_b, W_eff = W + u * N (N = -M * G_prev) and the other
-        :class:`~rbonn_det.binary.rbo.StepConstants` of the step. They change only when W, s, u or G_prev do, so they are cached: the
-        optimizer wrapper computes every layer's at once before each training forward
+        :class:`~rbonn_det.binary.rbo.StepConstants` of the step. They change only
+        when W, s, u or G_prev do, so they are cached: the optimizer wrapper computes
+        every layer's at once before each training forward
         (:func:`refresh_recurrent_directions`). Without the wrapper they are
         recomputed here when W, s, u or G_prev changed in place or were swapped (writes
         through ``.data`` bump no version counter: they are seen only through the
@@ -247,7 +248,8 @@ class RBOConv(BinaryConv2d):
         self._constants, self._constants_key = None, None
 
     def set_step_constants(self, constants: StepConstants) -> None:
-        """Cache the step's constants (computed without autograd) for the current W, s, G_prev."""
+        """Cache the step's constants (computed without autograd) for the current W, s,
+        u, G_prev."""
         self._constants, self._constants_key = constants, self._state_key()
 
     def bilinear_term(self) -> torch.Tensor:
@@ -276,17 +278,16 @@ def refresh_recurrent_directions(layers) -> None:
         layer.clear_step_constants()
     for mode in {layer.mask_mode for layer in layers}:
         group = [layer for layer in layers if layer.mask_mode == mode]
-        scales = [layer.scale for layer in group]
-        flags = drelu_mask_flags(scales, [layer.weight for layer in group],
-                                 [layer.tau for layer in group], mode)
+        scales, weights = [layer.scale for layer in group], [layer.weight for layer in group]
+        flags = drelu_mask_flags(scales, weights, [layer.tau for layer in group], mode)
         # -M as -1 / -0.0: -1 * G = -G and -0.0 * G = -(0 * G), bit for bit
         minus_one, minus_zero = signed_units(scales[0].dtype, flags.device)
         neg_masks = torch.where(flags, minus_one, minus_zero).view(-1, 1, 1, 1).split(
             [s.shape[0] for s in scales])
         directions = torch._foreach_mul([layer.prev_grad for layer in group], neg_masks)
         quantizers = [layer.weight_quantizer for layer in group]
-        constants = step_constants_of([layer.weight for layer in group],
-                                      [layer.u for layer in group], directions, scales,
-                                      [q.beta for q in quantizers], [q.lam for q in quantizers])
+        constants = step_constants_of(weights, [layer.u for layer in group], directions,
+                                      scales, [q.beta for q in quantizers],
+                                      [q.lam for q in quantizers])
         for layer, layer_constants in zip(group, constants):
             layer.set_step_constants(layer_constants)

@@ -100,7 +100,8 @@ class StepConstants(NamedTuple):
     neg_direction: torch.Tensor  # N = -M * G_prev
     alpha: torch.Tensor  # |s|
     sign_scale: torch.Tensor  # sgn(s): d|s|/ds
-    scale_offset: torch.Tensor  # sgn(s) * (lam*beta^2*n*|s| - lam*beta*||W_eff||_1): dL/ds's W-free part
+    # sgn(s) * (lam*beta^2*n*|s| - lam*beta*||W_eff||_1): the part of dL/ds without g
+    scale_offset: torch.Tensor
 
 
 def step_constants_of(weights, us, neg_directions, scales, betas, lams) -> list:
@@ -119,7 +120,8 @@ def step_constants_of(weights, us, neg_directions, scales, betas, lams) -> list:
     offsets = torch._foreach_mul(scales, decay)  # lam*beta^2*n*s = sgn(s)*lam*beta^2*n*|s|
     l1 = [torch.linalg.vector_norm(w, ord=1, dim=tuple(range(1, w.dim())), keepdim=True)
           for w in weights_eff]
-    torch._foreach_addcmul_(offsets, sign_scales, l1, [-lam * beta for beta, lam in zip(betas, lams)])
+    torch._foreach_addcmul_(offsets, sign_scales, l1,
+                            [-lam * beta for beta, lam in zip(betas, lams)])
     return [StepConstants(*parts) for parts in zip(
         binaries, weights_eff, residuals, neg_directions, alphas, sign_scales, offsets)]
 
@@ -142,7 +144,8 @@ class RecurrentBilinearBinarize(Function):
 
         dW = alpha * g + lam * (W_eff - W_b)
         ds = sgn(s) * sum(g * W_eff) + sgn(s) * (lam*beta^2*n*alpha - lam*beta*sum|W_eff|)
-                    (= sgn(s) * dalpha: sum((W_eff - W_b) * beta*sign(W_eff)) = beta*sum|W_eff| - alpha*beta^2*n)
+             (= sgn(s) * dalpha, as sum((W_eff - W_b) * beta*sign(W_eff))
+                                  = beta*sum|W_eff| - alpha*beta^2*n)
         du = sum(dW * N)
     """
 

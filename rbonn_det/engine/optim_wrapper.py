@@ -67,8 +67,8 @@ class RBOGradientHandoff:
 
     @contextmanager
     def optim_context(self, model: nn.Module):
-        # entered by train_step before every forward: the recurrent directions
-        # -M * G_prev of all layers at once, from W, s and G_prev as they are now
+        # entered by train_step before every forward: the step constants of all
+        # layers at once (N = -M * G_prev, W_eff, W_b, ...), from W, s, u, G_prev as they are now
         self.bind(model)
         if self._rbo_convs and self.batch_step_constants:
             refresh_recurrent_directions(self._rbo_convs)
@@ -98,7 +98,8 @@ class RBOGradientHandoff:
         bufs = [m.prev_grad for m in with_grad]
         # One sync per step for all layers: which gradients are finite (a norm is
         # finite iff every entry is; tested in Python, fewer device operations)
-        finite = [math.isfinite(norm) for norm in torch.stack(torch._foreach_norm(grads)).tolist()]
+        norms = torch.stack(torch._foreach_norm(grads)).tolist()
+        finite = [math.isfinite(norm) for norm in norms]
         if all(finite):
             torch._foreach_copy_(bufs, grads)
             return

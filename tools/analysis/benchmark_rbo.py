@@ -104,34 +104,30 @@ def main():
         (AmpOptimWrapper, NonFiniteSkipAmpOptimWrapper, RBOAmpOptimWrapper) if args.amp
         else (OptimWrapper, NonFiniteSkipOptimWrapper, RBOOptimWrapper))
     x = torch.randn(args.batch, 3, args.size, args.size, device=dev)
-    if args.compile:
-        runs = {
-            BASELINE: make('ReActConv', skip_cls, args.depth, dev),
-            RBONN: make('RBOConv', rbo_cls, args.depth, dev, batch_step_constants=False),
-        }
-        compiled = {name: torch.compile(loss_of, mode=args.compile, backend=args.compile_backend)
-                    for name in runs}
-    else:
-        runs = {
-            BASELINE: make('ReActConv', skip_cls, args.depth, dev),
-            PLAIN: make('RBOConv', plain_cls, args.depth, dev),
-            RBONN: make('RBOConv', rbo_cls, args.depth, dev),
-        }
-        compiled = {name: loss_of for name in runs}
+    runs = {BASELINE: make('ReActConv', skip_cls, args.depth, dev)}
+    if not args.compile:
+        runs[PLAIN] = make('RBOConv', plain_cls, args.depth, dev)
+    # compiled: the graph computes the step constants itself
+    runs[RBONN] = make('RBOConv', rbo_cls, args.depth, dev,
+                       batch_step_constants=not args.compile)
+    loss_fn = (torch.compile(loss_of, mode=args.compile, backend=args.compile_backend)
+               if args.compile else loss_of)
+    compiled = (f', torch.compile(mode={args.compile!r}, backend={args.compile_backend!r})'
+                if args.compile else '')
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     where = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else \
         f'cpu, {torch.get_num_threads()} threads'
     print(f'[bench] BiResNet-{args.depth}, input {args.batch}x3x{args.size}x{args.size}, '
           f'{where}{", AMP" if args.amp else ""}'
-          f'{f", torch.compile(mode={args.compile!r}, backend={args.compile_backend!r})" if args.compile else ""}, '
+          f'{compiled}, '
           f'{args.steps} steps each after {args.warmup} warm-up', flush=True)
     if args.compile:  # compiling takes long: not inside the alternated timing
         for name, (model, wrapper) in runs.items():
             for _ in range(3):  # CUDA graphs are recorded on the third call
-                step(model, wrapper, x, compiled[name])
+                step(model, wrapper, x, loss_fn)
             sync()
             print(f'[bench] {name}: compiled', flush=True)
-    times = alternated_times({name: (lambda m=model, w=wrapper, f=compiled[name]: step(m, w, x, f))
+    times = alternated_times({name: (lambda m=model, w=wrapper: step(m, w, x, loss_fn))
                               for name, (model, wrapper) in runs.items()},
                              args.steps, args.warmup, sync)
     med = {name: median(ts) for name, ts in times.items()}
