@@ -243,3 +243,18 @@ def test_compiled_fp32_step_matches_eager_gradients():
     torch.testing.assert_close(traced_loss, eager_loss, rtol=1e-5, atol=0)
     for a, b in zip(eager_grads, traced_grads):
         assert (a - b).abs().max() <= 2e-4 * a.abs().max() + 1e-9
+
+
+def test_paired_ratio_is_the_median_round_ratio_with_the_sign_test_interval():
+    from rbonn_det.utils.timing import paired_ratio
+    # ten rounds: the 95 % order-statistic interval of a median is [2nd, 9th] smallest
+    # (P(Binomial(10, 1/2) <= 1) = 11/1024 <= 0.025 < P(<= 2) = 56/1024)
+    numerator = [1.0 + i / 100 for i in (5, 0, 9, 2, 7, 1, 8, 3, 6, 4)]
+    ratio, low, high = paired_ratio([2 * t for t in numerator], [2.0] * 10)
+    assert (round(ratio, 6), round(low, 6), round(high, 6)) == (1.045, 1.01, 1.08)
+    # the ratio is taken per round: a slow round slows both runs and cancels
+    assert paired_ratio([1.0, 3.0, 2.0], [1.0, 3.0, 2.0]) == (1.0, 1.0, 1.0)
+    # fewer than 6 rounds reach no 95 % interval: the extremes
+    assert paired_ratio([1.0, 2.0, 4.0], [1.0] * 3) == (2.0, 1.0, 4.0)
+    with pytest.raises(ValueError, match='equally long'):
+        paired_ratio([1.0], [1.0, 2.0])

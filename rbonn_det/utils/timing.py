@@ -5,9 +5,10 @@ variants share the machine's noise; the ratios they print are medians of the
 per-round times measured in the same run.
 """
 import argparse
+import math
 import statistics
 import time
-from typing import Callable, Dict, Hashable, List
+from typing import Callable, Dict, Hashable, List, Tuple
 
 import torch
 
@@ -54,3 +55,38 @@ def alternated_times(runs: Dict[Hashable, Callable[[], object]], steps: int, war
 
 def median(ts: List[float]) -> float:
     return statistics.median(ts)
+
+
+def paired_ratio(numerator: List[float], denominator: List[float],
+                 confidence: float = 0.95) -> Tuple[float, float, float]:
+    """The median of the per-round ratios of two alternated runs, and a
+    distribution-free confidence interval for it.
+
+    Rounds alternate the runs, so a round's two times share the machine's state;
+    their ratio cancels the slow drifts that the ratio of the two medians keeps.
+    The interval is the order-statistic one for a median (the binomial sign-test
+    interval): no assumption on how the noise is distributed.
+
+    Args:
+        numerator, denominator: seconds per round, as :func:`alternated_times` returns.
+        confidence: coverage of the interval.
+
+    Returns:
+        (median ratio, low, high). With fewer than 6 rounds no interval reaches 95 %:
+        then low and high are the smallest and largest ratio.
+    """
+    if len(numerator) != len(denominator) or not numerator:
+        raise ValueError(f'paired_ratio needs two equally long, non-empty lists of round '
+                         f'times, got {len(numerator)} and {len(denominator)}')
+    ratios = sorted(a / b for a, b in zip(numerator, denominator))
+    n = len(ratios)
+    # the largest k with P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2: the interval
+    # [k-th smallest, k-th largest] then covers the median with at least `confidence`
+    k, below = 0, 0.0
+    while k < n // 2:
+        below_next = below + math.comb(n, k) / 2 ** n
+        if below_next > (1 - confidence) / 2:
+            break
+        below, k = below_next, k + 1
+    k = max(k, 1)
+    return statistics.median(ratios), ratios[k - 1], ratios[n - k]

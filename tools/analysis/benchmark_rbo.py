@@ -9,7 +9,10 @@ as on GPUs), alternated step by step so they share machine noise:
 - ``RBOConv + RBOOptimWrapper``: full RBONN (bilinear backward + recurrent step).
 
 Prints median step times and two ratios: RBO wrapper / plain wrapper on the
-same 1-bit model (target <= 1.05) and RBONN / ReActNet (<= 1.05); then the aten
+same 1-bit model (target <= 1.05) and RBONN / ReActNet (<= 1.05), each as the ratio
+of the medians and as the median of the per-round ratios with its 95 % interval
+(a round's two steps share the machine's state; the interval says whether a
+difference is more than this machine's noise); then the aten
 operations one steady-state step dispatches (forward + backward, and the whole
 step with the optimizer and the wrappers' work), RBONN vs ReActNet (target <=
 1.15): at these sizes a GPU step is bound by operation launches, and the count is
@@ -36,7 +39,8 @@ from rbonn_det.engine import (NonFiniteSkipAmpOptimWrapper, NonFiniteSkipOptimWr
                               RBOAmpOptimWrapper, RBOOptimWrapper)
 from rbonn_det.models import BiResNet
 from rbonn_det.registry import register_all_modules
-from rbonn_det.utils.timing import add_timing_args, alternated_times, apply_threads, median
+from rbonn_det.utils.timing import (add_timing_args, alternated_times, apply_threads, median,
+                                    paired_ratio)
 
 COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune')
 BASELINE, PLAIN, RBONN = ('ReActConv + NonFiniteSkip', 'RBOConv + OptimWrapper',
@@ -134,11 +138,13 @@ def main():
     for name, ts in times.items():
         print(f'[bench] {name:28s} median {med[name] * 1e3:8.1f} ms/step  '
               f'(min {min(ts) * 1e3:.1f}, max {max(ts) * 1e3:.1f})')
-    if PLAIN in med:
-        print(f'[bench] RBO wrapper / plain wrapper (same RBO model): '
-              f'{med[RBONN] / med[PLAIN]:.3f} (target <= 1.05)')
-    print(f'[bench] RBONN / ReActNet step time: {med[RBONN] / med[BASELINE]:.3f} '
-          f'(target <= 1.05)')
+    pairs = [('RBO wrapper / plain wrapper (same RBO model)', RBONN, PLAIN),
+             ('RBONN / ReActNet step time', RBONN, BASELINE)]
+    for label, numerator, denominator in pairs:
+        if denominator in med:
+            ratio, low, high = paired_ratio(times[numerator], times[denominator])
+            print(f'[bench] {label}: {med[numerator] / med[denominator]:.3f} (target <= 1.05); '
+                  f'per-round ratios: median {ratio:.3f}, 95 % interval [{low:.3f}, {high:.3f}]')
     if args.compile:
         return
     ops = {name: count_step_ops(*make(*kind, args.depth, dev), x) for name, kind in
