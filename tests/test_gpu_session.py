@@ -27,6 +27,7 @@ def test_gpu_session_dry_run_on_cpu(tmp_path):
     assert log.count('ratio to first 1.000') == 1  # fp32 step benchmark (AMP needs CUDA)
     assert "torch.compile(mode='default', backend='aot_eager')" in log
     assert log.count('RBONN / ReActNet step time') == 2  # eager (in the checks), compiled
+    assert 'weight side RBONN / ReActNet' in log and 'per-round ratios' in log
     assert 'toy protocol exit status 0' in log and '== done in' in log
     with tarfile.open(tmp_path / 'out' / 'toy_gpu.tgz') as tar:
         names = tar.getnames()

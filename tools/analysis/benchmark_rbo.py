@@ -18,6 +18,12 @@ step with the optimizer and the wrappers' work), RBONN vs ReActNet (target <=
 1.15): at these sizes a GPU step is bound by operation launches, and the count is
 the same on any machine. Not a test: a measurement.
 
+``--weight-side`` times only what differs between the two: the weight work of the
+binary convs, alternated round by round (no activations, no conv): ReActNet forms
+each W_b and back-propagates a fixed dL/dW_b through it; RBONN also refreshes its step
+constants before and hands the gradients off after (previous gradients non-zero), as
+its wrapper does. It isolates the gap the whole step dilutes in the convolutions' noise.
+
 ``--compile MODE`` times a captured step instead: the forward and loss of each model
 through ``torch.compile(mode=MODE)`` (AOTAutograd compiles the backward with it;
 ``reduce-overhead`` replays both as CUDA graphs on a GPU), the optimizer and the
@@ -28,6 +34,7 @@ counts there (a compiled step dispatches its generated kernels, not aten ops).
     python tools/analysis/benchmark_rbo.py [--depth 18] [--batch 8] [--size 160]
                                            [--steps 10] [--device cuda] [--amp]
                                            [--threads N] [--compile MODE]
+                                           [--weight-side]
 """
 import argparse
 
@@ -35,6 +42,7 @@ import torch
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
 from rbonn_det.analysis import count_dispatched_ops
+from rbonn_det.binary import binary_layers, refresh_recurrent_directions
 from rbonn_det.engine import (NonFiniteSkipAmpOptimWrapper, NonFiniteSkipOptimWrapper,
                               RBOAmpOptimWrapper, RBOOptimWrapper)
 from rbonn_det.models import BiResNet
@@ -84,6 +92,34 @@ def count_step_ops(model, wrapper, x) -> dict:
     return {'forward + backward': sum(fwd_bwd.values()), 'whole step': sum(whole.values())}
 
 
+def weight_side_runs(depth, device, skip_cls, rbo_cls):
+    """Callables doing one step's weight work of the binary convs (see the module
+    docstring), ReActNet's and RBONN's, on the same seeded network and fixed dL/dW_b."""
+    runs = {}
+    for name, conv, wrapper_cls in ((BASELINE, 'ReActConv', skip_cls),
+                                    (RBONN, 'RBOConv', rbo_cls)):
+        model, wrapper = make(conv, wrapper_cls, depth, device)
+        layers = list(binary_layers(model).values())
+        generator = torch.Generator(device).manual_seed(1)
+        grads = [torch.randn(layer.weight.shape, generator=generator, device=device) * 1e-3
+                 for layer in layers]
+        if conv == 'RBOConv':
+            wrapper.bind(model)
+            for layer, grad in zip(layers, grads):
+                layer.prev_grad.copy_(grad).mul_(-0.5)  # a previous step's gradient
+
+        def weight_step(model=model, wrapper=wrapper, layers=layers, grads=grads, conv=conv):
+            if conv == 'RBOConv':
+                refresh_recurrent_directions(layers)
+            torch.autograd.backward([layer.binary_weight() for layer in layers], grads)
+            if conv == 'RBOConv':
+                wrapper._store_prev_grads()  # the hand-off after the optimizer step
+            model.zero_grad(set_to_none=True)
+
+        runs[name] = weight_step
+    return runs
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -95,6 +131,9 @@ def main():
     parser.add_argument('--amp', action='store_true', help='AMP wrappers (CUDA only)')
     parser.add_argument('--compile', metavar='MODE', choices=COMPILE_MODES,
                         help=f'time torch.compile(mode=MODE)\'d steps, one of {COMPILE_MODES}')
+    parser.add_argument('--weight-side', action='store_true',
+                        help='time only the binary convs\' weight work (refresh, W_b, its '
+                        'backward, hand-off), ReActNet vs RBONN')
     parser.add_argument('--compile-backend', default='inductor',
                         help='torch.compile backend (default inductor; aot_eager checks the '
                         'plumbing without code generation)')
@@ -107,6 +146,23 @@ def main():
     plain_cls, skip_cls, rbo_cls = (
         (AmpOptimWrapper, NonFiniteSkipAmpOptimWrapper, RBOAmpOptimWrapper) if args.amp
         else (OptimWrapper, NonFiniteSkipOptimWrapper, RBOOptimWrapper))
+    if args.compile and args.weight_side:
+        parser.error('--weight-side times eager weight work; drop --compile')
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    where = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else \
+        f'cpu, {torch.get_num_threads()} threads'
+    if args.weight_side:
+        runs = weight_side_runs(args.depth, dev, skip_cls, rbo_cls)
+        print(f'[bench] BiResNet-{args.depth}, weight side of its binary convs, {where}, '
+              f'{args.steps} rounds after {args.warmup} warm-up', flush=True)
+        times = alternated_times(runs, args.steps, args.warmup, sync)
+        for name, ts in times.items():
+            print(f'[bench] {name:28s} median {median(ts) * 1e3:8.2f} ms/step')
+        ratio, low, high = paired_ratio(times[RBONN], times[BASELINE])
+        print(f'[bench] weight side RBONN / ReActNet: '
+              f'{median(times[RBONN]) / median(times[BASELINE]):.3f}; per-round ratios: '
+              f'median {ratio:.3f}, 95 % interval [{low:.3f}, {high:.3f}]')
+        return
     x = torch.randn(args.batch, 3, args.size, args.size, device=dev)
     runs = {BASELINE: make('ReActConv', skip_cls, args.depth, dev)}
     if not args.compile:
@@ -118,9 +174,6 @@ def main():
                if args.compile else loss_of)
     compiled = (f', torch.compile(mode={args.compile!r}, backend={args.compile_backend!r})'
                 if args.compile else '')
-    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
-    where = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else \
-        f'cpu, {torch.get_num_threads()} threads'
     print(f'[bench] BiResNet-{args.depth}, input {args.batch}x3x{args.size}x{args.size}, '
           f'{where}{", AMP" if args.amp else ""}'
           f'{compiled}, '

@@ -8,7 +8,8 @@
 # then run it there with the wheels and the toy set carried (`.whl`, `data/toy_hard`).
 # Within SECONDS (default 540) it runs, logging to $OUT/session.log:
 #   1. tools/dev/gpu_checks.py: CUDA == CPU for every 1-bit conv, RBO wrapper steps, AMP,
-#      then benchmark_rbo.py fp32 and AMP at 32x3x224x224 (RBO / ReAct step ratios);
+#      then benchmark_rbo.py fp32 and AMP at 32x3x224x224 (RBO / ReAct step ratios)
+#      and --weight-side (the binary convs' weight work alone, fp32);
 #   2. benchmark_train_step.py fp32 and AMP: full 1-bit Faster R-CNN at 1000x600,
 #      batch 2 (RBONN, ReActNet, real twin; s/iter and peak memory); then
 #      benchmark_rbo.py --compile reduce-overhead (COMPILE_MODE): the captured step's ratio;
@@ -49,7 +50,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>
 BENCH=${BENCH_ARGS:---batch 32 --size 224 --steps 20 --warmup 5}
 echo "== 1. gpu_checks + benchmark_rbo ($(left) s left)"
 [ -z "${SKIP_CHECKS:-}" ] && timeout 200 $PY tools/dev/gpu_checks.py ${DEVICE:+--device $DEVICE} \
-    --bench "$BENCH" --bench "$BENCH --amp"
+    --bench "$BENCH" --bench "$BENCH --weight-side" --bench "$BENCH --amp"
 echo "== 2. benchmark_train_step ($(left) s left)"
 STEP=${TRAIN_STEP_ARGS:---steps 10 --warmup 3}
 timeout 120 $PY tools/analysis/benchmark_train_step.py $STEP
