@@ -161,6 +161,50 @@ def test_unbatched_step_constants_train_identically():
                if isinstance(layer, RBOConv))
 
 
+def test_compiled_step_constants_train_like_the_eager_ones():
+    """RBOOptimWrapper(compile_step_constants=True): the refresh through torch.compile
+    (inductor; on this CPU its C++ backend) makes the eager constants to float rounding,
+    for a model with both mask modes (two compiled groups), and three training steps end
+    at the same parameters and stored gradients."""
+    from torch import nn
+    torch.manual_seed(0)
+    models = [nn.Sequential(RBOConv(3, 8, 3, padding=1), RBOConv(8, 16, 3, padding=1),
+                            RBOConv(16, 12, 1, mask_mode='released')).train()]
+    models.append(copy.deepcopy(models[0]))
+    wrappers = [RBOOptimWrapper(optimizer=torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9),
+                                compile_step_constants=compiled)
+                for m, compiled in zip(models, (False, True))]
+    x = torch.randn(2, 3, 12, 12)
+    for _ in range(3):
+        for model, wrapper in zip(models, wrappers):
+            with wrapper.optim_context(model):
+                loss = model(x).pow(2).mean()
+            wrapper.update_params(loss)
+        for eager, compiled in zip(models[0], models[1]):
+            for a, b in zip(eager._constants, compiled._constants):
+                torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-8)
+    for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-7)
+    assert all(layer.prev_grad.abs().sum() > 0 for layer in models[1])
+
+
+def test_compiled_step_constants_refuse_clearly(monkeypatch):
+    import rbonn_det.binary.rbo as rbo
+    with pytest.raises(ValueError, match='compile_step_constants=True compiles the batched'):
+        RBOOptimWrapper(optimizer=torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1),
+                        batch_step_constants=False, compile_step_constants=True)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError('InductorError: no C++ compiler found\nmore lines')
+
+    monkeypatch.setattr(rbo, '_COMPILED', [broken])
+    conv = RBOConv(4, 4, 3).train()
+    with pytest.raises(RuntimeError, match=r'torch.compile of recurrent_step_constants failed '
+                       r'\(RuntimeError: InductorError: no C\+\+ compiler found\); compute them '
+                       r'eagerly instead \(RBOOptimWrapper\(compile_step_constants=False\)'):
+        refresh_recurrent_directions([conv], compiled=True)
+
+
 def step(model, wrapper, x):
     with wrapper.optim_context(model):
         loss = sum(o.pow(2).mean() for o in model(x))

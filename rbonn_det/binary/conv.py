@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from .quantizers import ACT_QUANTIZERS, WEIGHT_QUANTIZERS, BilinearWeight, build_quantizer
-from .rbo import (StepConstants, bilinear_term, check_rbo_options, drelu_mask,
-                  drelu_mask_flags, recurrent_weight, step_constants, step_constants_of)
-from .sign import signed_units
+from .rbo import (StepConstants, bilinear_term, check_rbo_options,
+                  compiled_recurrent_step_constants, drelu_mask, recurrent_step_constants,
+                  recurrent_weight, step_constants)
 
 
 class BinaryConv2d(nn.Conv2d):
@@ -267,27 +267,29 @@ class RBOConv(BinaryConv2d):
 
 
 @torch.no_grad()
-def refresh_recurrent_directions(layers) -> None:
+def refresh_recurrent_directions(layers, compiled: bool = False) -> None:
     """The step constants of many RBO layers in one pass, cached in each layer:
     the DReLU masks of all layers ranked together
     (:func:`~rbonn_det.binary.rbo.drelu_mask_flags`), then N = -M * G_prev, W_eff = W + u*N,
     W_b and the g-free parts of the gradients (:class:`~rbonn_det.binary.rbo.StepConstants`)
     with ``_foreach`` operations. Called by the optimizer wrapper before every training
-    forward; results equal each layer's own."""
+    forward; results equal each layer's own.
+
+    Args:
+        layers (list[RBOConv]): the layers.
+        compiled (bool): through ``torch.compile``
+            (:func:`~rbonn_det.binary.rbo.compiled_recurrent_step_constants`): a few
+            generated kernels instead of ~60 dispatched operations; equal to float rounding.
+    """
     for layer in layers:  # the last step's go first: never two steps' worth in memory
         layer.clear_step_constants()
+    make = compiled_recurrent_step_constants if compiled else recurrent_step_constants
     for mode in {layer.mask_mode for layer in layers}:
         group = [layer for layer in layers if layer.mask_mode == mode]
-        scales, weights = [layer.scale for layer in group], [layer.weight for layer in group]
-        flags = drelu_mask_flags(scales, weights, [layer.tau for layer in group], mode)
-        # -M as -1 / -0.0: -1 * G = -G and -0.0 * G = -(0 * G), bit for bit
-        minus_one, minus_zero = signed_units(scales[0].dtype, flags.device)
-        neg_masks = torch.where(flags, minus_one, minus_zero).view(-1, 1, 1, 1).split(
-            [s.shape[0] for s in scales])
-        directions = torch._foreach_mul([layer.prev_grad for layer in group], neg_masks)
         quantizers = [layer.weight_quantizer for layer in group]
-        constants = step_constants_of(weights, [layer.u for layer in group], directions,
-                                      scales, [q.beta for q in quantizers],
-                                      [q.lam for q in quantizers])
+        constants = make([layer.weight for layer in group], [layer.scale for layer in group],
+                         [layer.u for layer in group], [layer.prev_grad for layer in group],
+                         [layer.tau for layer in group], [q.beta for q in quantizers],
+                         [q.lam for q in quantizers], mode)
         for layer, layer_constants in zip(group, constants):
             layer.set_step_constants(layer_constants)

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import torch
 from torch.autograd import Function
 
-from .sign import binary_sign, binary_signs
+from .sign import binary_sign, binary_signs, signed_units
 
 MASK_MODES = ('paper', 'released')
 
@@ -124,6 +124,57 @@ def step_constants_of(weights, us, neg_directions, scales, betas, lams) -> list:
                             [-lam * beta for beta, lam in zip(betas, lams)])
     return [StepConstants(*parts) for parts in zip(
         binaries, weights_eff, residuals, neg_directions, alphas, sign_scales, offsets)]
+
+
+def recurrent_step_constants(weights, scales, us, prev_grads, taus, betas, lams,
+                             mode: str = 'paper') -> list:
+    """:class:`StepConstants` of many layers of one mask mode from their parameters and
+    previous gradients: the DReLU masks ranked together (:func:`drelu_mask_flags`),
+    N = -M * G_prev, then :func:`step_constants_of`. A pure function of its inputs
+    (what :func:`compiled_recurrent_step_constants` compiles).
+
+    Args:
+        weights, scales, us, prev_grads (list[Tensor]): per layer W, s, u, G_prev.
+        taus, betas, lams (list[float]): per layer tau, beta, lam.
+        mode (str): the layers' mask mode.
+
+    Returns:
+        list[StepConstants]: per layer.
+    """
+    flags = drelu_mask_flags(scales, weights, taus, mode)
+    # -M as -1 / -0.0: -1 * G = -G and -0.0 * G = -(0 * G), bit for bit
+    minus_one, minus_zero = signed_units(scales[0].dtype, flags.device)
+    neg_masks = torch.where(flags, minus_one, minus_zero).view(-1, 1, 1, 1).split(
+        [s.shape[0] for s in scales])
+    directions = torch._foreach_mul(prev_grads, neg_masks)
+    return step_constants_of(weights, us, directions, scales, betas, lams)
+
+
+_COMPILED = []  # the one torch.compile'd recurrent_step_constants, made on first use
+
+
+def compiled_recurrent_step_constants(*args, **kwargs) -> list:
+    """:func:`recurrent_step_constants` through ``torch.compile`` (inductor, one graph,
+    static shapes): the same values to float rounding, with a few generated kernels in
+    place of its ~60 dispatched operations, which bound a GPU step's time at these
+    sizes. The first call compiles (~20 s for BiResNet-18's 16 layers on a CPU); a
+    new set of layer shapes recompiles.
+
+    Raises:
+        RuntimeError: torch.compile failed (no working inductor backend, e.g. no C++
+            compiler on a CPU or no Triton on a GPU); names the fix.
+    """
+    if not _COMPILED:
+        _COMPILED.append(torch.compile(recurrent_step_constants, dynamic=False,
+                                       fullgraph=True))
+    try:
+        return _COMPILED[0](*args, **kwargs)
+    except Exception as error:  # torch.compile raises many types; the cause is chained
+        first_line = (str(error).strip().splitlines() or [''])[0][:300]
+        raise RuntimeError(
+            'compiled step constants: torch.compile of recurrent_step_constants failed '
+            f'({type(error).__name__}: {first_line}); compute them eagerly instead '
+            '(RBOOptimWrapper(compile_step_constants=False), the default)') from error
 
 
 def step_constants(weight, u, neg_direction, scale, beta: float, lam: float) -> StepConstants:

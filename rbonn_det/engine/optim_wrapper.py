@@ -37,15 +37,26 @@ class RBOGradientHandoff:
             forward (default). False: each layer computes its own in its forward, the
             same values; the choice for a ``torch.compile``'d forward, which computes
             them inside its graph (a batched refresh would be wasted work there).
+        compile_step_constants (bool): make the batched refresh through ``torch.compile``
+            (:func:`~rbonn_det.binary.rbo.compiled_recurrent_step_constants`): a few
+            generated kernels instead of ~60 dispatched operations per step, which count
+            on a GPU, where a step at these sizes waits on operation launches. The first
+            step compiles (~20 s); needs a working inductor backend. Default False.
 
     Attributes:
         num_nonfinite_prev_grads (int): how many times a layer's gradient was
             NaN/Inf; that layer then skips its next recurrent step.
     """
 
-    def __init__(self, *args, batch_step_constants: bool = True, **kwargs):
+    def __init__(self, *args, batch_step_constants: bool = True,
+                 compile_step_constants: bool = False, **kwargs):
+        if compile_step_constants and not batch_step_constants:
+            raise ValueError(
+                f'{type(self).__name__}: compile_step_constants=True compiles the batched '
+                'refresh, which batch_step_constants=False turns off; keep one of them')
         super().__init__(*args, **kwargs)
         self.batch_step_constants = batch_step_constants
+        self.compile_step_constants = compile_step_constants
         self._rbo_convs: Optional[List[RBOConv]] = None
         self._bound_model_id: Optional[int] = None
         self.num_nonfinite_prev_grads = 0
@@ -71,7 +82,7 @@ class RBOGradientHandoff:
         # layers at once (N = -M * G_prev, W_eff, W_b, ...), from W, s, u, G_prev as they are now
         self.bind(model)
         if self._rbo_convs and self.batch_step_constants:
-            refresh_recurrent_directions(self._rbo_convs)
+            refresh_recurrent_directions(self._rbo_convs, compiled=self.compile_step_constants)
         with super().optim_context(model):
             yield
 

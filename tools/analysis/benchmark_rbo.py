@@ -24,6 +24,12 @@ each W_b and back-propagates a fixed dL/dW_b through it; RBONN also refreshes it
 constants before and hands the gradients off after (previous gradients non-zero), as
 its wrapper does. It isolates the gap the whole step dilutes in the convolutions' noise.
 
+``--compile-step-constants`` makes RBONN's per-step refresh of its step constants
+through ``torch.compile`` (``RBOOptimWrapper(compile_step_constants=True)``: a few
+generated kernels instead of ~60 dispatched operations); everything else stays eager.
+The operation counts then still count the refresh eagerly; the line after them says
+how many of RBONN's operations the compiled refresh replaces.
+
 ``--compile MODE`` times a captured step instead: the forward and loss of each model
 through ``torch.compile(mode=MODE)`` (AOTAutograd compiles the backward with it;
 ``reduce-overhead`` replays both as CUDA graphs on a GPU), the optimizer and the
@@ -34,7 +40,7 @@ counts there (a compiled step dispatches its generated kernels, not aten ops).
     python tools/analysis/benchmark_rbo.py [--depth 18] [--batch 8] [--size 160]
                                            [--steps 10] [--device cuda] [--amp]
                                            [--threads N] [--compile MODE]
-                                           [--weight-side]
+                                           [--weight-side] [--compile-step-constants]
 """
 import argparse
 
@@ -42,7 +48,7 @@ import torch
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
 from rbonn_det.analysis import count_dispatched_ops
-from rbonn_det.binary import binary_layers, refresh_recurrent_directions
+from rbonn_det.binary import binary_layers, rbo_layers, refresh_recurrent_directions
 from rbonn_det.engine import (NonFiniteSkipAmpOptimWrapper, NonFiniteSkipOptimWrapper,
                               RBOAmpOptimWrapper, RBOOptimWrapper)
 from rbonn_det.models import BiResNet
@@ -92,13 +98,13 @@ def count_step_ops(model, wrapper, x) -> dict:
     return {'forward + backward': sum(fwd_bwd.values()), 'whole step': sum(whole.values())}
 
 
-def weight_side_runs(depth, device, skip_cls, rbo_cls):
+def weight_side_runs(depth, device, skip_cls, rbo_cls, **rbo_kwargs):
     """Callables doing one step's weight work of the binary convs (see the module
     docstring), ReActNet's and RBONN's, on the same seeded network and fixed dL/dW_b."""
     runs = {}
-    for name, conv, wrapper_cls in ((BASELINE, 'ReActConv', skip_cls),
-                                    (RBONN, 'RBOConv', rbo_cls)):
-        model, wrapper = make(conv, wrapper_cls, depth, device)
+    for name, conv, wrapper_cls, kwargs in ((BASELINE, 'ReActConv', skip_cls, {}),
+                                            (RBONN, 'RBOConv', rbo_cls, rbo_kwargs)):
+        model, wrapper = make(conv, wrapper_cls, depth, device, **kwargs)
         layers = list(binary_layers(model).values())
         generator = torch.Generator(device).manual_seed(1)
         grads = [torch.randn(layer.weight.shape, generator=generator, device=device) * 1e-3
@@ -110,7 +116,7 @@ def weight_side_runs(depth, device, skip_cls, rbo_cls):
 
         def weight_step(model=model, wrapper=wrapper, layers=layers, grads=grads, conv=conv):
             if conv == 'RBOConv':
-                refresh_recurrent_directions(layers)
+                refresh_recurrent_directions(layers, compiled=wrapper.compile_step_constants)
             torch.autograd.backward([layer.binary_weight() for layer in layers], grads)
             if conv == 'RBOConv':
                 wrapper._store_prev_grads()  # the hand-off after the optimizer step
@@ -134,6 +140,9 @@ def main():
     parser.add_argument('--weight-side', action='store_true',
                         help='time only the binary convs\' weight work (refresh, W_b, its '
                         'backward, hand-off), ReActNet vs RBONN')
+    parser.add_argument('--compile-step-constants', action='store_true',
+                        help='RBONN\'s per-step refresh through torch.compile '
+                        '(RBOOptimWrapper(compile_step_constants=True))')
     parser.add_argument('--compile-backend', default='inductor',
                         help='torch.compile backend (default inductor; aot_eager checks the '
                         'plumbing without code generation)')
@@ -146,14 +155,17 @@ def main():
     plain_cls, skip_cls, rbo_cls = (
         (AmpOptimWrapper, NonFiniteSkipAmpOptimWrapper, RBOAmpOptimWrapper) if args.amp
         else (OptimWrapper, NonFiniteSkipOptimWrapper, RBOOptimWrapper))
-    if args.compile and args.weight_side:
-        parser.error('--weight-side times eager weight work; drop --compile')
+    if args.compile and (args.weight_side or args.compile_step_constants):
+        parser.error('--compile captures the whole forward (step constants included); '
+                     'drop --weight-side / --compile-step-constants')
+    rbo_kwargs = dict(compile_step_constants=True) if args.compile_step_constants else {}
+    refresh = ', step constants compiled' if args.compile_step_constants else ''
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     where = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else \
         f'cpu, {torch.get_num_threads()} threads'
     if args.weight_side:
-        runs = weight_side_runs(args.depth, dev, skip_cls, rbo_cls)
-        print(f'[bench] BiResNet-{args.depth}, weight side of its binary convs, {where}, '
+        runs = weight_side_runs(args.depth, dev, skip_cls, rbo_cls, **rbo_kwargs)
+        print(f'[bench] BiResNet-{args.depth}, weight side of its binary convs, {where}{refresh}, '
               f'{args.steps} rounds after {args.warmup} warm-up', flush=True)
         times = alternated_times(runs, args.steps, args.warmup, sync)
         for name, ts in times.items():
@@ -169,15 +181,18 @@ def main():
         runs[PLAIN] = make('RBOConv', plain_cls, args.depth, dev)
     # compiled: the graph computes the step constants itself
     runs[RBONN] = make('RBOConv', rbo_cls, args.depth, dev,
-                       batch_step_constants=not args.compile)
+                       batch_step_constants=not args.compile, **rbo_kwargs)
     loss_fn = (torch.compile(loss_of, mode=args.compile, backend=args.compile_backend)
                if args.compile else loss_of)
     compiled = (f', torch.compile(mode={args.compile!r}, backend={args.compile_backend!r})'
                 if args.compile else '')
     print(f'[bench] BiResNet-{args.depth}, input {args.batch}x3x{args.size}x{args.size}, '
           f'{where}{", AMP" if args.amp else ""}'
-          f'{compiled}, '
+          f'{compiled}{refresh}, '
           f'{args.steps} steps each after {args.warmup} warm-up', flush=True)
+    if args.compile_step_constants:  # the first refresh compiles: not in the timing
+        step(*runs[RBONN], x)
+        sync()
     if args.compile:  # compiling takes long: not inside the alternated timing
         for name, (model, wrapper) in runs.items():
             for _ in range(3):  # CUDA graphs are recorded on the third call
@@ -206,6 +221,14 @@ def main():
         print(f'[bench] dispatched aten ops, {part}: ReActNet {ops[BASELINE][part]}, RBONN '
               f'{ops[RBONN][part]}, ratio {ops[RBONN][part] / ops[BASELINE][part]:.3f} '
               '(target <= 1.15)')
+    if args.compile_step_constants:
+        layers = list(rbo_layers(runs[RBONN][0]).values())
+        refresh_ops = sum(count_dispatched_ops(
+            lambda: refresh_recurrent_directions(layers)).values())
+        print(f'[bench] of RBONN\'s operations, the refresh\'s {refresh_ops} ran compiled in '
+              f'the timed steps: the rest, {ops[RBONN]["whole step"] - refresh_ops}, is '
+              f'{(ops[RBONN]["whole step"] - refresh_ops) / ops[BASELINE]["whole step"]:.3f} '
+              'of ReActNet\'s whole step')
 
 
 if __name__ == '__main__':
