@@ -142,15 +142,21 @@ def test_the_wrapper_refreshes_before_every_forward():
     assert not torch.equal(fresh_direction(conv), first)
 
 
+def twins(model, **option):
+    """The model and a deep copy, each with an RBOOptimWrapper (SGD, momentum): the one
+    option given as (first twin's value, second twin's value)."""
+    (name, values), = option.items()
+    models = [model, copy.deepcopy(model)]
+    return models, [RBOOptimWrapper(optimizer=torch.optim.SGD(m.parameters(), lr=0.05,
+                                                              momentum=0.9), **{name: value})
+                    for m, value in zip(models, values)]
+
+
 def test_unbatched_step_constants_train_identically():
     """RBOOptimWrapper(batch_step_constants=False) (for a compiled forward) leaves the
     constants to each layer's forward: the same steps, bit for bit."""
     torch.manual_seed(0)
-    models = [BiResNet(depth=18).train()]
-    models.append(copy.deepcopy(models[0]))
-    wrappers = [RBOOptimWrapper(optimizer=torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9),
-                                batch_step_constants=batched)
-                for m, batched in zip(models, (True, False))]
+    models, wrappers = twins(BiResNet(depth=18).train(), batch_step_constants=(True, False))
     x = torch.randn(2, 3, 32, 32)
     for _ in range(3):
         for model, wrapper in zip(models, wrappers):
@@ -168,12 +174,10 @@ def test_compiled_step_constants_train_like_the_eager_ones():
     at the same parameters and stored gradients."""
     from torch import nn
     torch.manual_seed(0)
-    models = [nn.Sequential(RBOConv(3, 8, 3, padding=1), RBOConv(8, 16, 3, padding=1),
-                            RBOConv(16, 12, 1, mask_mode='released')).train()]
-    models.append(copy.deepcopy(models[0]))
-    wrappers = [RBOOptimWrapper(optimizer=torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9),
-                                compile_step_constants=compiled)
-                for m, compiled in zip(models, (False, True))]
+    models, wrappers = twins(nn.Sequential(RBOConv(3, 8, 3, padding=1),
+                                           RBOConv(8, 16, 3, padding=1),
+                                           RBOConv(16, 12, 1, mask_mode='released')).train(),
+                             compile_step_constants=(False, True))
     x = torch.randn(2, 3, 12, 12)
     for _ in range(3):
         for model, wrapper in zip(models, wrappers):
