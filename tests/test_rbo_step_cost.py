@@ -167,7 +167,7 @@ def test_unbatched_step_constants_train_identically():
                if isinstance(layer, RBOConv))
 
 
-def test_compiled_step_constants_train_like_the_eager_ones():
+def test_compiled_step_constants_train_like_the_eager_ones(capsys):
     """RBOOptimWrapper(compile_step_constants=True): the refresh through torch.compile
     (inductor; on this CPU its C++ backend) makes the eager constants to float rounding,
     for a model with both mask modes (two compiled groups), and three training steps end
@@ -190,6 +190,8 @@ def test_compiled_step_constants_train_like_the_eager_ones():
     for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values()):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-7)
     assert all(layer.prev_grad.abs().sum() > 0 for layer in models[1])
+    said = capsys.readouterr().out
+    assert said.count('compiling the refresh of the step constants of 3 RBO layers') == 1, said
 
 
 def test_compiled_step_constants_refuse_clearly(monkeypatch):
