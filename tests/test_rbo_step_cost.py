@@ -183,6 +183,7 @@ def test_compiled_step_constants_train_like_the_eager_ones(monkeypatch):
                                            RBOConv(16, 12, 1, mask_mode='released')).train(),
                              compile_step_constants=(False, True))
     x = torch.randn(2, 3, 12, 12)
+    graphs = torch._dynamo.utils.counters['stats']['unique_graphs']
     for _ in range(3):
         for model, wrapper in zip(models, wrappers):
             with wrapper.optim_context(model):
@@ -194,6 +195,8 @@ def test_compiled_step_constants_train_like_the_eager_ones(monkeypatch):
     for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values()):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-7)
     assert all(layer.prev_grad.abs().sum() > 0 for layer in models[1])
+    # it did compile: one graph per mask-mode group, and no recompiling at later steps
+    assert torch._dynamo.utils.counters['stats']['unique_graphs'] - graphs == 2
     assert [msg for msg in said if 'compiling the refresh of the step constants of 3 RBO '
             'layers with torch.compile' in msg] == said and len(said) == 1, said
 
