@@ -27,6 +27,14 @@ def test_benchmark_runs_the_configs_train_steps():
     assert all('s/iter' in line for line in lines[1:])
 
 
+def test_compile_step_constants_reaches_only_the_rbo_wrapper():
+    tool = load_tool('tools/analysis/benchmark_train_step.py')
+    (_, rbonn, _), (_, react, _) = (tool.build(config, 'cpu', False, False, True)
+                                    for config in TOY)
+    assert rbonn.compile_step_constants is True
+    assert not hasattr(react, 'compile_step_constants')  # the baseline's wrapper has none
+
+
 def fake_torchvision(calls):
     """torchvision.ops stand-ins with torchvision's signatures that count their calls
     and compute with mmcv's compiled ops (torchvision is not installed here; the GPU
