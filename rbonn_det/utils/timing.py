@@ -90,3 +90,11 @@ def paired_ratio(numerator: List[float], denominator: List[float],
         below, k = below_next, k + 1
     k = max(k, 1)
     return statistics.median(ratios), ratios[k - 1], ratios[n - k]
+
+
+def ratio_text(numerator: List[float], denominator: List[float], note: str = '') -> str:
+    """``'<ratio of medians><note>; per-round ratios: median <r>, 95 % interval [<lo>, <hi>]'``
+    of two alternated runs' round times (:func:`paired_ratio`), as the benchmarks print it."""
+    ratio, low, high = paired_ratio(numerator, denominator)
+    return (f'{median(numerator) / median(denominator):.3f}{note}; per-round ratios: '
+            f'median {ratio:.3f}, 95 % interval [{low:.3f}, {high:.3f}]')

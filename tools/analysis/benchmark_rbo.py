@@ -54,7 +54,7 @@ from rbonn_det.engine import (NonFiniteSkipAmpOptimWrapper, NonFiniteSkipOptimWr
 from rbonn_det.models import BiResNet
 from rbonn_det.registry import register_all_modules
 from rbonn_det.utils.timing import (add_timing_args, alternated_times, apply_threads, median,
-                                    paired_ratio)
+                                    ratio_text)
 
 COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune')
 BASELINE, PLAIN, RBONN = ('ReActConv + NonFiniteSkip', 'RBOConv + OptimWrapper',
@@ -170,10 +170,8 @@ def main():
         times = alternated_times(runs, args.steps, args.warmup, sync)
         for name, ts in times.items():
             print(f'[bench] {name:28s} median {median(ts) * 1e3:8.2f} ms/step')
-        ratio, low, high = paired_ratio(times[RBONN], times[BASELINE])
         print(f'[bench] weight side RBONN / ReActNet: '
-              f'{median(times[RBONN]) / median(times[BASELINE]):.3f}; per-round ratios: '
-              f'median {ratio:.3f}, 95 % interval [{low:.3f}, {high:.3f}]')
+              f'{ratio_text(times[RBONN], times[BASELINE])}')
         return
     x = torch.randn(args.batch, 3, args.size, args.size, device=dev)
     runs = {BASELINE: make('ReActConv', skip_cls, args.depth, dev)}
@@ -210,9 +208,8 @@ def main():
              ('RBONN / ReActNet step time', RBONN, BASELINE)]
     for label, numerator, denominator in pairs:
         if denominator in med:
-            ratio, low, high = paired_ratio(times[numerator], times[denominator])
-            print(f'[bench] {label}: {med[numerator] / med[denominator]:.3f} (target <= 1.05); '
-                  f'per-round ratios: median {ratio:.3f}, 95 % interval [{low:.3f}, {high:.3f}]')
+            print(f'[bench] {label}: '
+                  f'{ratio_text(times[numerator], times[denominator], " (target <= 1.05)")}')
     if args.compile:
         return
     ops = {name: count_step_ops(*make(*kind, args.depth, dev), x) for name, kind in
