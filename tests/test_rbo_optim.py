@@ -239,8 +239,8 @@ def test_paramwise_groups_from_the_base_config():
         group = by_param[id(names[name])]
         assert group['lr'] == pytest.approx(lr) and group['weight_decay'] == pytest.approx(wd), name
     # the wrapper's own options pass through the config (as --cfg-options sets them)
-    cfg.optim_wrapper.compile_step_constants = True
-    assert build_optim_wrapper(make_model(), cfg.optim_wrapper).compile_step_constants is True
+    cfg.optim_wrapper.compile_weight_math = True
+    assert build_optim_wrapper(make_model(), cfg.optim_wrapper).compile_weight_math is True
 
 
 def test_mmengine_order_leaves_no_gradient_at_forward_time():

@@ -167,11 +167,12 @@ def test_unbatched_step_constants_train_identically():
                if isinstance(layer, RBOConv))
 
 
-def test_compiled_step_constants_train_like_the_eager_ones(monkeypatch):
-    """RBOOptimWrapper(compile_step_constants=True): the refresh through torch.compile
-    (inductor; on this CPU its C++ backend) makes the eager constants to float rounding,
-    for a model with both mask modes (two compiled groups), and three training steps end
-    at the same parameters and stored gradients."""
+def test_compiled_weight_math_trains_like_the_eager_one(monkeypatch):
+    """RBOOptimWrapper(compile_weight_math=True): the refresh and the weight backward
+    through torch.compile (inductor; on this CPU its C++ backend) make the eager
+    constants to float rounding, for a model with both mask modes (two compiled groups)
+    and three layer shapes, and three training steps end at the same parameters and
+    stored gradients."""
     from torch import nn
 
     import rbonn_det.engine.optim_wrapper as optim_wrapper
@@ -181,9 +182,9 @@ def test_compiled_step_constants_train_like_the_eager_ones(monkeypatch):
     models, wrappers = twins(nn.Sequential(RBOConv(3, 8, 3, padding=1),
                                            RBOConv(8, 16, 3, padding=1),
                                            RBOConv(16, 12, 1, mask_mode='released')).train(),
-                             compile_step_constants=(False, True))
+                             compile_weight_math=(False, True))
     x = torch.randn(2, 3, 12, 12)
-    graphs = torch._dynamo.utils.counters['stats']['unique_graphs']
+    graphs = [torch._dynamo.utils.counters['stats']['unique_graphs']]
     for _ in range(3):
         for model, wrapper in zip(models, wrappers):
             with wrapper.optim_context(model):
@@ -192,30 +193,40 @@ def test_compiled_step_constants_train_like_the_eager_ones(monkeypatch):
         for eager, compiled in zip(models[0], models[1]):
             for a, b in zip(eager._constants, compiled._constants):
                 torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-8)
+        graphs.append(torch._dynamo.utils.counters['stats']['unique_graphs'])
     for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values()):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-7)
     assert all(layer.prev_grad.abs().sum() > 0 for layer in models[1])
-    # it did compile: one graph per mask-mode group, and no recompiling at later steps
-    assert torch._dynamo.utils.counters['stats']['unique_graphs'] - graphs == 2
-    assert [msg for msg in said if 'compiling the refresh of the step constants of 3 RBO '
-            'layers with torch.compile' in msg] == said and len(said) == 1, said
+    # it did compile: a refresh graph per mask-mode group, a backward graph for the first
+    # shape and one with dynamic shapes for the others; none more at later steps
+    assert [n - graphs[0] for n in graphs[1:]] == [4, 4, 4], graphs
+    assert [msg for msg in said if 'compiling the weight math of 3 RBO layers (the refresh '
+            'of their step constants, their weight backward) with torch.compile' in msg
+            ] == said and len(said) == 1, said
 
 
-def test_compiled_step_constants_refuse_clearly(monkeypatch):
+def test_compiled_weight_math_refuses_clearly(monkeypatch):
     import rbonn_det.binary.rbo as rbo
-    with pytest.raises(ValueError, match='compile_step_constants=True compiles the batched'):
+    with pytest.raises(ValueError, match='compile_weight_math=True compiles the batched '
+                       'refresh and the backward of its constants, which '
+                       'batch_step_constants=False turns off'):
         RBOOptimWrapper(optimizer=torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1),
-                        batch_step_constants=False, compile_step_constants=True)
+                        batch_step_constants=False, compile_weight_math=True)
 
     def broken(*args, **kwargs):
         raise RuntimeError('InductorError: no C++ compiler found\nmore lines')
 
-    monkeypatch.setattr(rbo, '_COMPILED', [broken])
+    monkeypatch.setattr(rbo, '_COMPILED', {rbo.recurrent_step_constants: broken,
+                                           rbo.recurrent_weight_grads: broken})
     conv = RBOConv(4, 4, 3).train()
-    with pytest.raises(RuntimeError, match=r'torch.compile of recurrent_step_constants failed '
-                       r'\(RuntimeError: InductorError: no C\+\+ compiler found\); compute them '
-                       r'eagerly instead \(RBOOptimWrapper\(compile_step_constants=False\)'):
-        refresh_recurrent_directions([conv], compiled=True)
+    for name, fails in (
+            ('recurrent_step_constants', lambda: refresh_recurrent_directions([conv], True)),
+            ('recurrent_weight_grads', lambda: conv(torch.randn(1, 4, 5, 5)).sum().backward())):
+        with pytest.raises(RuntimeError, match=rf'torch.compile of {name} failed \(RuntimeError: '
+                           r'InductorError: no C\+\+ compiler found\); compute it eagerly '
+                           r'instead \(RBOOptimWrapper\(compile_weight_math=False\)'):
+            fails()
+        conv.set_step_constants(conv.step_constants(), compiled=True)  # made eagerly
 
 
 def step(model, wrapper, x):

@@ -27,12 +27,12 @@ def test_benchmark_runs_the_configs_train_steps():
     assert all('s/iter' in line for line in lines[1:])
 
 
-def test_compile_step_constants_reaches_only_the_rbo_wrapper():
+def test_compile_weight_math_reaches_only_the_rbo_wrapper():
     tool = load_tool('tools/analysis/benchmark_train_step.py')
     (_, rbonn, _), (_, react, _) = (tool.build(config, 'cpu', False, False, True)
                                     for config in TOY)
-    assert rbonn.compile_step_constants is True
-    assert not hasattr(react, 'compile_step_constants')  # the baseline's wrapper has none
+    assert rbonn.compile_weight_math is True
+    assert not hasattr(react, 'compile_weight_math')  # the baseline's wrapper has none
 
 
 def fake_torchvision(calls):

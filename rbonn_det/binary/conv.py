@@ -202,8 +202,10 @@ class RBOConv(BinaryConv2d):
         node (:class:`~rbonn_det.binary.rbo.RecurrentBilinearBinarize`)."""
         if not self.training:
             return self.weight_quantizer(self.weight, self.alpha)
-        return self.weight_quantizer.recurrent(self.weight, self.scale, self.u,
-                                               self.step_constants())
+        constants = self.step_constants()
+        compiled = self._compiled_grads and not torch.compiler.is_compiling()
+        return self.weight_quantizer.recurrent(self.weight, self.scale, self.u, constants,
+                                               compiled)
 
     def _state_key(self) -> tuple:
         # in-place updates (optimizer steps, prev_grad copies, loads) bump _version;
@@ -245,12 +247,14 @@ class RBOConv(BinaryConv2d):
 
     def clear_step_constants(self) -> None:
         """Drop the cached step constants (recomputed when next needed)."""
-        self._constants, self._constants_key = None, None
+        self._constants, self._constants_key, self._compiled_grads = None, None, False
 
-    def set_step_constants(self, constants: StepConstants) -> None:
+    def set_step_constants(self, constants: StepConstants, compiled: bool = False) -> None:
         """Cache the step's constants (computed without autograd) for the current W, s,
-        u, G_prev."""
+        u, G_prev; ``compiled``: the backward of the forwards using them goes through
+        torch.compile (:func:`~rbonn_det.binary.rbo.recurrent_weight_grads`)."""
         self._constants, self._constants_key = constants, self._state_key()
+        self._compiled_grads = compiled
 
     def bilinear_term(self) -> torch.Tensor:
         """lam/2 * ||W - alpha*beta*sign(W)||^2 for monitoring (no graph)."""
@@ -277,9 +281,11 @@ def refresh_recurrent_directions(layers, compiled: bool = False) -> None:
 
     Args:
         layers (list[RBOConv]): the layers.
-        compiled (bool): through ``torch.compile``
-            (:func:`~rbonn_det.binary.rbo.compiled_recurrent_step_constants`): a few
-            generated kernels instead of ~60 dispatched operations; equal to float rounding.
+        compiled (bool): RBONN's weight math through ``torch.compile``: this refresh
+            (:func:`~rbonn_det.binary.rbo.compiled_recurrent_step_constants`, a few
+            generated kernels instead of ~60 dispatched operations) and the backward of
+            the forwards that use its constants (one or two fused kernels per layer
+            instead of six operations); equal to float rounding.
     """
     for layer in layers:  # the last step's go first: never two steps' worth in memory
         layer.clear_step_constants()
@@ -292,4 +298,4 @@ def refresh_recurrent_directions(layers, compiled: bool = False) -> None:
                          [layer.tau for layer in group], [q.beta for q in quantizers],
                          [q.lam for q in quantizers], mode)
         for layer, layer_constants in zip(group, constants):
-            layer.set_step_constants(layer_constants)
+            layer.set_step_constants(layer_constants, compiled)

@@ -209,10 +209,11 @@ class BilinearWeight(WeightQuantizer):
             raise ValueError('BilinearWeight needs the per-channel scale alpha (RBOConv passes it)')
         return bilinear_binarize(weight, scale, self.beta, self.lam, u, neg_direction)
 
-    def recurrent(self, weight, scale, u, constants):
+    def recurrent(self, weight, scale, u, constants, compiled: bool = False):
         """RBOConv's training path: the same W_b and gradients from s itself and the
-        step's :class:`~rbonn_det.binary.rbo.StepConstants` (fewer operations)."""
-        return recurrent_bilinear_binarize(weight, scale, u, constants)
+        step's :class:`~rbonn_det.binary.rbo.StepConstants` (fewer operations;
+        ``compiled``: the backward through torch.compile)."""
+        return recurrent_bilinear_binarize(weight, scale, u, constants, compiled)
 
     def extra_repr(self):
         return f'beta={self.beta}, lam={self.lam}'

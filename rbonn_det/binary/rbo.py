@@ -150,9 +150,6 @@ def recurrent_step_constants(weights, scales, us, prev_grads, taus, betas, lams,
     return step_constants_of(weights, us, directions, scales, betas, lams)
 
 
-_COMPILED = []  # the one torch.compile'd recurrent_step_constants, made on first use
-
-
 def compiled_recurrent_step_constants(*args, **kwargs) -> list:
     """:func:`recurrent_step_constants` through ``torch.compile`` (inductor, one graph,
     static shapes): the same values to float rounding, with a few generated kernels in
@@ -161,20 +158,32 @@ def compiled_recurrent_step_constants(*args, **kwargs) -> list:
     new set of layer shapes recompiles.
 
     Raises:
+        RuntimeError: torch.compile failed (see :func:`_compiled_call`).
+    """
+    return _compiled_call(recurrent_step_constants, False, *args, **kwargs)
+
+
+_COMPILED = {}  # function -> its torch.compile'd twin, made on first use
+
+
+def _compiled_call(function, dynamic, *args, **kwargs):
+    """``function(*args, **kwargs)`` through its one ``torch.compile``'d twin (inductor,
+    fullgraph; ``dynamic`` as torch.compile's).
+
+    Raises:
         RuntimeError: torch.compile failed (no working inductor backend, e.g. no C++
             compiler on a CPU or no Triton on a GPU); names the fix.
     """
-    if not _COMPILED:
-        _COMPILED.append(torch.compile(recurrent_step_constants, dynamic=False,
-                                       fullgraph=True))
+    if function not in _COMPILED:
+        _COMPILED[function] = torch.compile(function, dynamic=dynamic, fullgraph=True)
     try:
-        return _COMPILED[0](*args, **kwargs)
+        return _COMPILED[function](*args, **kwargs)
     except Exception as error:  # torch.compile raises many types; the cause is chained
         first_line = (str(error).strip().splitlines() or [''])[0][:300]
         raise RuntimeError(
-            'compiled step constants: torch.compile of recurrent_step_constants failed '
-            f'({type(error).__name__}: {first_line}); compute them eagerly instead '
-            '(RBOOptimWrapper(compile_step_constants=False), the default)') from error
+            f'compiled weight math: torch.compile of {function.__name__} failed '
+            f'({type(error).__name__}: {first_line}); compute it eagerly instead '
+            '(RBOOptimWrapper(compile_weight_math=False), the default)') from error
 
 
 def step_constants(weight, u, neg_direction, scale, beta: float, lam: float) -> StepConstants:
@@ -191,38 +200,56 @@ class RecurrentBilinearBinarize(Function):
     Forward: W_b, already computed with the step's constants (it depends on W, s, u
     and G_prev only; ``constants`` must be those of the current W, s, u, G_prev, which
     :meth:`RBOConv.step_constants` guarantees), returned as a view: one operation.
-    Backward (g = dL/dW_b), everything not involving g taken from the constants::
+    Backward: :func:`recurrent_weight_grads`, or its ``torch.compile``'d twin
+    (``compiled``: a fused kernel or two instead of six operations).
+    """
+
+    @staticmethod
+    def forward(ctx, weight, scale, u, binary, weight_eff, residual, neg_direction, alpha,
+                sign_scale, scale_offset, compiled=False):
+        # weight, scale, u: inputs for autograd only (the constants hold their values)
+        ctx.save_for_backward(weight_eff, residual, neg_direction, alpha, sign_scale,
+                              scale_offset)
+        ctx.compiled = compiled
+        return binary.view_as(binary)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        if ctx.compiled:
+            grads = _compiled_call(recurrent_weight_grads, None, grad_out, *ctx.saved_tensors)
+        else:
+            grads = recurrent_weight_grads(grad_out, *ctx.saved_tensors)
+        return tuple(grads) + (None,) * 8
+
+
+def recurrent_weight_grads(grad_out, weight_eff, residual, neg_direction, alpha, sign_scale,
+                           scale_offset):
+    """dL/dW, dL/ds, dL/du of :class:`RecurrentBilinearBinarize` from g = dL/dW_b and the
+    step's constants; everything not involving g comes from them::
 
         dW = alpha * g + lam * (W_eff - W_b)
         ds = sgn(s) * sum(g * W_eff) + sgn(s) * (lam*beta^2*n*alpha - lam*beta*sum|W_eff|)
              (= sgn(s) * dalpha, as sum((W_eff - W_b) * beta*sign(W_eff))
                                   = beta*sum|W_eff| - alpha*beta^2*n)
         du = sum(dW * N)
+
+    A pure function (what the compiled backward compiles; automatic dynamic shapes, so
+    a network's many layer shapes share a graph or two).
     """
-
-    @staticmethod
-    def forward(ctx, weight, scale, u, binary, weight_eff, residual, neg_direction, alpha,
-                sign_scale, scale_offset):
-        # weight, scale, u: inputs for autograd only (the constants hold their values)
-        ctx.save_for_backward(weight_eff, residual, neg_direction, alpha, sign_scale,
-                              scale_offset)
-        return binary.view_as(binary)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        weight, residual, neg_direction, alpha, sign_scale, scale_offset = ctx.saved_tensors
-        dims = tuple(range(1, weight.dim()))
-        grad_weight = torch.addcmul(residual, grad_out, alpha)
-        product = grad_out * weight
-        grad_scale = torch.addcmul(scale_offset, sign_scale, product.sum(dims, keepdim=True))
-        # the second product reuses the first's memory (one fresh weight-sized tensor less)
-        grad_u = torch.mul(grad_weight, neg_direction, out=product).sum(dims, keepdim=True)
-        return (grad_weight, grad_scale, grad_u) + (None,) * 7
+    dims = tuple(range(1, weight_eff.dim()))
+    grad_weight = torch.addcmul(residual, grad_out, alpha)
+    product = grad_out * weight_eff
+    grad_scale = torch.addcmul(scale_offset, sign_scale, product.sum(dims, keepdim=True))
+    # the second product reuses the first's memory (one fresh weight-sized tensor less)
+    grad_u = torch.mul(grad_weight, neg_direction, out=product).sum(dims, keepdim=True)
+    return grad_weight, grad_scale, grad_u
 
 
-def recurrent_bilinear_binarize(weight, scale, u, constants: StepConstants):
-    """W_b of :class:`RecurrentBilinearBinarize` (beta and lam are in the constants)."""
-    return RecurrentBilinearBinarize.apply(weight, scale, u, *constants)
+def recurrent_bilinear_binarize(weight, scale, u, constants: StepConstants,
+                                compiled: bool = False):
+    """W_b of :class:`RecurrentBilinearBinarize` (beta and lam are in the constants;
+    ``compiled``: its backward through torch.compile)."""
+    return RecurrentBilinearBinarize.apply(weight, scale, u, *constants, compiled)
 
 
 def bilinear_binarize(weight, alpha, beta: float, lam: float, u=None, neg_direction=None):

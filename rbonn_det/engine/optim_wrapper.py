@@ -38,11 +38,14 @@ class RBOGradientHandoff:
             forward (default). False: each layer computes its own in its forward, the
             same values; the choice for a ``torch.compile``'d forward, which computes
             them inside its graph (a batched refresh would be wasted work there).
-        compile_step_constants (bool): make the batched refresh through ``torch.compile``
-            (:func:`~rbonn_det.binary.rbo.compiled_recurrent_step_constants`): a few
-            generated kernels instead of ~60 dispatched operations per step, which count
-            on a GPU, where a step at these sizes waits on operation launches. The first
-            step compiles (~20 s); needs a working inductor backend. Default False.
+        compile_weight_math (bool): RBONN's weight math through ``torch.compile``: the
+            batched refresh (:func:`~rbonn_det.binary.rbo.compiled_recurrent_step_constants`,
+            a few generated kernels instead of ~60 dispatched operations per step) and
+            each RBO conv's weight backward
+            (:func:`~rbonn_det.binary.rbo.recurrent_weight_grads`, one or two fused
+            kernels instead of six operations). Fewer operations count on a GPU, where a
+            step at these sizes waits on launches; fused passes count on a CPU. The first
+            step compiles (~20-30 s); needs a working inductor backend. Default False.
 
     Attributes:
         num_nonfinite_prev_grads (int): how many times a layer's gradient was
@@ -50,14 +53,15 @@ class RBOGradientHandoff:
     """
 
     def __init__(self, *args, batch_step_constants: bool = True,
-                 compile_step_constants: bool = False, **kwargs):
-        if compile_step_constants and not batch_step_constants:
+                 compile_weight_math: bool = False, **kwargs):
+        if compile_weight_math and not batch_step_constants:
             raise ValueError(
-                f'{type(self).__name__}: compile_step_constants=True compiles the batched '
-                'refresh, which batch_step_constants=False turns off; keep one of them')
+                f'{type(self).__name__}: compile_weight_math=True compiles the batched '
+                'refresh and the backward of its constants, which batch_step_constants=False '
+                'turns off; keep one of them')
         super().__init__(*args, **kwargs)
         self.batch_step_constants = batch_step_constants
-        self.compile_step_constants = compile_step_constants
+        self.compile_weight_math = compile_weight_math
         self._compile_announced = False
         self._rbo_convs: Optional[List[RBOConv]] = None
         self._bound_model_id: Optional[int] = None
@@ -84,12 +88,13 @@ class RBOGradientHandoff:
         # layers at once (N = -M * G_prev, W_eff, W_b, ...), from W, s, u, G_prev as they are now
         self.bind(model)
         if self._rbo_convs and self.batch_step_constants:
-            if self.compile_step_constants and not self._compile_announced:
-                print_log(f'{type(self).__name__}: compiling the refresh of the step constants '
-                          f'of {len(self._rbo_convs)} RBO layers with torch.compile (first step '
-                          'only; ~20 s for a ResNet-18 on a CPU)', logger='current')
+            if self.compile_weight_math and not self._compile_announced:
+                print_log(f'{type(self).__name__}: compiling the weight math of '
+                          f'{len(self._rbo_convs)} RBO layers (the refresh of their step '
+                          'constants, their weight backward) with torch.compile (first step '
+                          'only; ~20-30 s for a ResNet-18 on a CPU)', logger='current')
                 self._compile_announced = True
-            refresh_recurrent_directions(self._rbo_convs, compiled=self.compile_step_constants)
+            refresh_recurrent_directions(self._rbo_convs, compiled=self.compile_weight_math)
         with super().optim_context(model):
             yield
 

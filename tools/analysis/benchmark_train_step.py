@@ -5,7 +5,7 @@ alternated step by step so that the ratios share the machine's noise.
 
     python tools/analysis/benchmark_train_step.py [CONFIG ...] [--size 1000 600]
         [--batch 2] [--device cuda] [--amp] [--steps 10] [--warmup 3] [--threads N]
-        [--torchvision-ops] [--compile-step-constants]
+        [--torchvision-ops] [--compile-weight-math]
 
 Default configs: the COCO Faster R-CNNs at their train scale (1000 x 600, batch 2):
 RBONN, ReActNet and the real twin. Backbones start from random weights (timing does
@@ -13,9 +13,9 @@ not depend on them; ``init_cfg`` is dropped, so no checkpoint is needed). Each i
 carries 5 random ground-truth boxes. Prints s/iter per config and its ratio to the
 first, and on CUDA the peak memory one step allocates on top of what the models hold.
 
-``--compile-step-constants`` gives the RBO wrappers ``compile_step_constants=True``
-(their per-step refresh through ``torch.compile``; the first step compiles, so keep
-``--warmup`` >= 1).
+``--compile-weight-math`` gives the RBO wrappers ``compile_weight_math=True``
+(their weight math, the per-step refresh and the binary convs' weight backward, through
+``torch.compile``; the first two steps compile, so keep ``--warmup`` >= 2).
 
 ``--torchvision-ops`` (automatic where mmcv has no compiled ops, as on the GPU device
 image) computes RoIAlign and NMS with torchvision (tools/dev/mmcv_without_ops.py).
@@ -63,10 +63,10 @@ def synthetic_batch(batch: int, width: int, height: int, num_classes: int, seed:
 
 
 def build(config: str, device: str, use_torchvision_ops: bool, amp: bool,
-          compile_step_constants: bool = False):
+          compile_weight_math: bool = False):
     """Model and optimizer wrapper of ``config`` as ``tools/train.py`` builds them
     (the config's wrapper, constructor and parameter groups), randomly initialised;
-    ``compile_step_constants`` sets that option of an RBO wrapper (others have none)."""
+    ``compile_weight_math`` sets that option of an RBO wrapper (others have none)."""
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import OPTIM_WRAPPERS
 
@@ -79,9 +79,9 @@ def build(config: str, device: str, use_torchvision_ops: bool, amp: bool,
         route_mmcv_ops_to_torchvision(cfg)
     if amp:
         use_amp(cfg.optim_wrapper)
-    if compile_step_constants and issubclass(OPTIM_WRAPPERS.get(cfg.optim_wrapper.type),
+    if compile_weight_math and issubclass(OPTIM_WRAPPERS.get(cfg.optim_wrapper.type),
                                              RBOGradientHandoff):
-        cfg.optim_wrapper.compile_step_constants = True
+        cfg.optim_wrapper.compile_weight_math = True
     torch.manual_seed(0)
     model = build_model(cfg).to(device).train()
     return model, build_optim_wrapper(model, cfg.optim_wrapper), cfg
@@ -103,9 +103,9 @@ def main():
     parser.add_argument('--amp', action='store_true', help="the configs' wrappers in AMP form")
     parser.add_argument('--torchvision-ops', action='store_true',
                         help='RoIAlign / NMS from torchvision (automatic without compiled mmcv ops)')
-    parser.add_argument('--compile-step-constants', action='store_true',
-                        help='RBO wrappers refresh their step constants through torch.compile '
-                        '(compile_step_constants=True; the first step compiles)')
+    parser.add_argument('--compile-weight-math', action='store_true',
+                        help='RBO wrappers compile their weight math (refresh, weight backward) '
+                        '(compile_weight_math=True; the first two steps compile)')
     add_timing_args(parser, steps=10, warmup=3)
     args = parser.parse_args()
     apply_threads(args)
@@ -117,13 +117,13 @@ def main():
     steps = {}
     for config in args.configs:
         model, wrapper, cfg = build(config, args.device, use_tv, args.amp,
-                                    args.compile_step_constants)
+                                    args.compile_weight_math)
         data = synthetic_batch(args.batch, width, height, num_classes_of(cfg))
         steps[config] = (lambda m, w, d: lambda: m.train_step(d, w))(model, wrapper, data)
     print(f'[train-step] {args.device}, batch {args.batch} x {width}x{height}, '
           f'{"AMP" if args.amp else "fp32"}, RoIAlign/NMS: '
           f'{"torchvision" if use_tv else "mmcv"}'
-          f'{", RBO step constants compiled" if args.compile_step_constants else ""}, '
+          f'{", RBO weight math compiled" if args.compile_weight_math else ""}, '
           f'{args.steps} steps after {args.warmup} '
           f'warm-up, alternated', flush=True)
     times = alternated_times(steps, args.steps, args.warmup, sync)
