@@ -26,9 +26,9 @@ def test_gpu_session_dry_run_on_cpu(tmp_path):
     assert 'dispatched aten ops, whole step' in log
     assert log.count('ratio to first 1.000') == 1  # fp32 step benchmark (AMP needs CUDA)
     assert "torch.compile(mode='default', backend='aot_eager')" in log
-    # eager (in the checks), with the refresh compiled, captured
+    # eager (in the checks), with the weight math compiled, captured
     assert log.count('RBONN / ReActNet step time') == 3
-    assert 'step constants compiled' in log and 'ran compiled in the timed steps' in log
+    assert 'weight math compiled' in log and 'ran compiled in the timed steps' in log
     assert 'weight side RBONN / ReActNet' in log and 'per-round ratios' in log
     assert 'toy protocol exit status 0' in log and '== done in' in log
     with tarfile.open(tmp_path / 'out' / 'toy_gpu.tgz') as tar:

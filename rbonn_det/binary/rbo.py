@@ -150,7 +150,8 @@ def recurrent_step_constants(weights, scales, us, prev_grads, taus, betas, lams,
     return step_constants_of(weights, us, directions, scales, betas, lams)
 
 
-def compiled_recurrent_step_constants(*args, **kwargs) -> list:
+def compiled_recurrent_step_constants(weights, scales, us, prev_grads, taus, betas, lams,
+                                      mode: str = 'paper') -> list:
     """:func:`recurrent_step_constants` through ``torch.compile`` (inductor, one graph,
     static shapes): the same values to float rounding, with a few generated kernels in
     place of its ~60 dispatched operations, which bound a GPU step's time at these
@@ -160,7 +161,8 @@ def compiled_recurrent_step_constants(*args, **kwargs) -> list:
     Raises:
         RuntimeError: torch.compile failed (see :func:`_compiled_call`).
     """
-    return _compiled_call(recurrent_step_constants, False, *args, **kwargs)
+    return _compiled_call(recurrent_step_constants, False, weights, scales, us, prev_grads,
+                          taus, betas, lams, mode)
 
 
 _COMPILED = {}  # function -> its torch.compile'd twin, made on first use
@@ -216,7 +218,7 @@ class RecurrentBilinearBinarize(Function):
     @staticmethod
     def backward(ctx, grad_out):
         if ctx.compiled:
-            grads = _compiled_call(recurrent_weight_grads, None, grad_out, *ctx.saved_tensors)
+            grads = _compiled_call(recurrent_weight_grads, True, grad_out, *ctx.saved_tensors)
         else:
             grads = recurrent_weight_grads(grad_out, *ctx.saved_tensors)
         return tuple(grads) + (None,) * 8
@@ -233,8 +235,8 @@ def recurrent_weight_grads(grad_out, weight_eff, residual, neg_direction, alpha,
                                   = beta*sum|W_eff| - alpha*beta^2*n)
         du = sum(dW * N)
 
-    A pure function (what the compiled backward compiles; automatic dynamic shapes, so
-    a network's many layer shapes share a graph or two).
+    A pure function (what the compiled backward compiles, with dynamic shapes: a
+    network's many layer shapes share a few graphs).
     """
     dims = tuple(range(1, weight_eff.dim()))
     grad_weight = torch.addcmul(residual, grad_out, alpha)
@@ -359,11 +361,19 @@ _SEGMENTS = {}  # (sizes, taus, mode, device) -> per-channel layer id, start + c
 def _segments(sizes, taus, mode, device):
     """Per channel of the concatenation: its layer, and its layer's first index plus
     the layer's cut (int(Co * tau) paper, int(Co * (1 - tau)) released). Cached: the
-    layers of a model do not change between steps."""
+    layers of a model do not change between steps (traced by torch.compile: made in the
+    graph, as :func:`rbonn_det.binary.sign._units`)."""
+    compiling = torch.compiler.is_compiling()
     key = (sizes, tuple(taus), mode, device)
-    if key not in _SEGMENTS:
-        layer = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
-        first = torch.tensor([sum(sizes[:i]) for i in range(len(sizes))])
-        cut = torch.tensor([int(n * (t if mode == 'paper' else 1 - t)) for n, t in zip(sizes, taus)])
-        _SEGMENTS[key] = (layer.to(device), (first + cut)[layer].to(device))
+    if compiling or key not in _SEGMENTS:
+        starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        thresholds = [start + int(n * (t if mode == 'paper' else 1 - t))
+                      for start, n, t in zip(starts, sizes, taus)]
+        # from Python lists: constants to a traced graph (no data-dependent sizes)
+        segments = tuple(torch.tensor([value for value, n in zip(values, sizes)
+                                       for _ in range(n)], device=device)
+                         for values in (range(len(sizes)), thresholds))
+        if compiling:
+            return segments
+        _SEGMENTS[key] = segments
     return _SEGMENTS[key]

@@ -5,11 +5,16 @@ _UNITS = {}  # (dtype, device) -> 0-dim tensors 1, -1, -0.0, made once, not per 
 
 
 def _units(dtype: torch.dtype, device: torch.device):
-    key = (dtype, device)
-    if key not in _UNITS:
+    # traced by torch.compile: made in the graph, the cache untouched (a graph that
+    # reads or fills it is guarded on its contents, and compiles again when they change)
+    compiling = torch.compiler.is_compiling()
+    if compiling or (dtype, device) not in _UNITS:
         one = torch.ones((), dtype=dtype, device=device)
-        _UNITS[key] = (one, -one, -torch.zeros((), dtype=dtype, device=device))
-    return _UNITS[key]
+        units = (one, -one, -torch.zeros((), dtype=dtype, device=device))
+        if compiling:
+            return units
+        _UNITS[dtype, device] = units
+    return _UNITS[dtype, device]
 
 
 def signed_units(dtype: torch.dtype, device: torch.device):

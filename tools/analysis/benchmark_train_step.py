@@ -80,7 +80,7 @@ def build(config: str, device: str, use_torchvision_ops: bool, amp: bool,
     if amp:
         use_amp(cfg.optim_wrapper)
     if compile_weight_math and issubclass(OPTIM_WRAPPERS.get(cfg.optim_wrapper.type),
-                                             RBOGradientHandoff):
+                                          RBOGradientHandoff):
         cfg.optim_wrapper.compile_weight_math = True
     torch.manual_seed(0)
     model = build_model(cfg).to(device).train()
