@@ -12,7 +12,8 @@
 #      and --weight-side (the binary convs' weight work alone, fp32);
 #   2. benchmark_train_step.py fp32 and AMP: full 1-bit Faster R-CNN at 1000x600,
 #      batch 2 (RBONN, ReActNet, real twin; s/iter and peak memory); then
-#      benchmark_rbo.py --compile-weight-math (eager step, RBONN's weight math compiled)
+#      benchmark_rbo.py --compile-weight-math (eager step, RBONN's weight math compiled;
+#      the step and the weight side alone)
 #      and --compile reduce-overhead (COMPILE_MODE): the captured step's ratio;
 #   3. with the time left, the toy accuracy protocol with every method and 3 seeds
 #      trained at once on the GPU (TOY_EPOCHS, default 8), packed into $OUT/toy_gpu.tgz
@@ -58,6 +59,8 @@ timeout 120 $PY tools/analysis/benchmark_train_step.py $STEP
 timeout 120 $PY tools/analysis/benchmark_train_step.py $STEP --amp
 timeout 150 $PY tools/analysis/benchmark_rbo.py ${DEVICE:+--device $DEVICE} $BENCH \
     --compile-weight-math
+timeout 120 $PY tools/analysis/benchmark_rbo.py ${DEVICE:+--device $DEVICE} $BENCH \
+    --weight-side --compile-weight-math
 timeout 180 $PY tools/analysis/benchmark_rbo.py ${DEVICE:+--device $DEVICE} $BENCH \
     --compile "${COMPILE_MODE:-reduce-overhead}" ${COMPILE_BACKEND:+--compile-backend $COMPILE_BACKEND}
 TOY_TIME=$(( $(left) - 30 ))
