@@ -4,6 +4,7 @@ toy protocol execute,
 the log and the packed toy results land in $OUT. (The device has 15 minutes; a script
 that first fails there wastes them.)"""
 import os
+import re
 import subprocess
 import tarfile
 
@@ -29,6 +30,8 @@ def test_gpu_session_dry_run_on_cpu(tmp_path):
     # eager (in the checks), with the weight math compiled, captured
     assert log.count('RBONN / ReActNet step time') == 3
     assert 'weight math compiled' in log and 'ran compiled in the timed steps' in log
+    compiled = re.search(r'ran compiled in the timed steps \((\d+) graphs compiled\)', log)
+    assert compiled and int(compiled.group(1)) >= 2, log[-3000:]  # refresh, backward
     assert log.count('weight side RBONN / ReActNet') == 2 and 'per-round ratios' in log
     assert 'toy protocol exit status 0' in log and '== done in' in log
     with tarfile.open(tmp_path / 'out' / 'toy_gpu.tgz') as tar:

@@ -178,6 +178,7 @@ def test_compiled_weight_math_trains_like_the_eager_one(monkeypatch):
     import rbonn_det.engine.optim_wrapper as optim_wrapper
     said = []  # what the wrapper logs (MMLogger's handlers depend on the tests before)
     monkeypatch.setattr(optim_wrapper, 'print_log', lambda msg, **kwargs: said.append(msg))
+    fresh_compiled_twins(monkeypatch)
     torch.manual_seed(0)
     models, wrappers = twins(nn.Sequential(RBOConv(3, 8, 3, padding=1),
                                            RBOConv(8, 16, 3, padding=1),
@@ -197,8 +198,8 @@ def test_compiled_weight_math_trains_like_the_eager_one(monkeypatch):
     for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values()):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-7)
     assert all(layer.prev_grad.abs().sum() > 0 for layer in models[1])
-    # it did compile: a refresh graph per mask-mode group, a backward graph for the first
-    # shape and one with dynamic shapes for the others; none more at later steps
+    # it did compile: a refresh graph per mask-mode group, two backward graphs (dynamic
+    # shapes; the 1x1 filter is a graph of its own); none more at later steps
     assert [n - graphs[0] for n in graphs[1:]] == [4, 4, 4], graphs
     assert [msg for msg in said if 'compiling the weight math of 3 RBO layers (the refresh '
             'of their step constants, their weight backward) with torch.compile' in msg
@@ -229,28 +230,45 @@ def test_compiled_weight_math_refuses_clearly(monkeypatch):
         conv.set_step_constants(conv.step_constants(), compiled=True)  # made eagerly
 
 
-def test_compiled_weight_backward_compiles_few_graphs_for_many_shapes():
+def fresh_compiled_twins(monkeypatch):
+    """No compiled twin or dynamo cache from earlier tests (they are per process)."""
+    import rbonn_det.binary.rbo as rbo
+    monkeypatch.setattr(rbo, '_COMPILED', {})
+    torch._dynamo.reset()
+
+
+def test_compiled_weight_backward_compiles_few_graphs_for_many_shapes(monkeypatch):
     """The weight backward compiles with dynamic shapes: a network's many layer shapes
     share a few graphs (they differ only where inductor's guards do: Ci = Co or not,
     1x1 filters, filters over 4096 weights), not one per shape, which past dynamo's
-    limit of 8 per function would leave the other layers eager. Nine shapes here
-    (graphs other tests compiled count for this one: the twin is per process)."""
+    limit of 8 per function would leave the other layers eager. Nine shapes here; two
+    steps equal the eager ones."""
     from torch import nn
+    fresh_compiled_twins(monkeypatch)
     torch.manual_seed(0)
     channels = [3, 8, 8, 16, 16, 24, 464, 12, 12, 6]
     kernels = [3, 3, 1, 3, 3, 1, 3, 3, 1]
-    model = nn.Sequential(*[RBOConv(i, o, k, padding=k // 2) for i, o, k in
-                            zip(channels, channels[1:], kernels)]).train()
-    wrapper = RBOOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.01),
-                              compile_weight_math=True)
+    models, wrappers = twins(nn.Sequential(*[
+        RBOConv(i, o, k, padding=k // 2) for i, o, k in zip(channels, channels[1:], kernels)
+    ]).train(), compile_weight_math=(False, True))
     x = torch.randn(1, 3, 6, 6)
-    graphs = [torch._dynamo.utils.counters['stats']['unique_graphs']]
+
+    def graphs():
+        return torch._dynamo.utils.counters['stats']['unique_graphs']
+
+    start = graphs()
+    refresh_recurrent_directions(list(models[1]), compiled=True)
+    refresh = graphs() - start
+    counts = []
     for _ in range(2):
-        step(model, wrapper, x)
-        graphs.append(torch._dynamo.utils.counters['stats']['unique_graphs'])
-    # one refresh graph, at most four backward graphs (three with torch 2.13, run alone)
-    assert 1 <= graphs[1] - graphs[0] <= 1 + 4 and graphs[2] == graphs[1], graphs
-    assert all(layer.prev_grad.abs().sum() > 0 for layer in model)
+        for model, wrapper in zip(models, wrappers):
+            step(model, wrapper, x)
+        counts.append(graphs() - start - refresh)
+    # one refresh graph; 3 backward graphs with torch 2.13, none at the second step
+    assert refresh == 1 and 2 <= counts[0] <= 4 and counts[1] == counts[0], (refresh, counts)
+    for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-7)
+    assert all(layer.prev_grad.abs().sum() > 0 for layer in models[1])
 
 
 def step(model, wrapper, x):

@@ -203,7 +203,8 @@ class RBOConv(BinaryConv2d):
         if not self.training:
             return self.weight_quantizer(self.weight, self.alpha)
         constants = self.step_constants()
-        compiled = self._compiled_grads and not torch.compiler.is_compiling()
+        # traced (a compiled forward): the graph's own backward, no guard on the flag
+        compiled = not torch.compiler.is_compiling() and self._compiled_grads
         return self.weight_quantizer.recurrent(self.weight, self.scale, self.u, constants,
                                                compiled)
 
@@ -229,7 +230,8 @@ class RBOConv(BinaryConv2d):
         (:func:`refresh_recurrent_directions`). Without the wrapper they are
         recomputed here when W, s, u or G_prev changed in place or were swapped (writes
         through ``.data`` bump no version counter: they are seen only through the
-        wrapper)."""
+        wrapper); constants made here are eager ones (their backward is not compiled,
+        whatever the wrapper's ``compile_weight_math``)."""
         if torch.compiler.is_compiling():  # traced: part of the graph (no cache, no break)
             return self._fresh_step_constants()
         if self._constants is None or self._constants_key != self._state_key():

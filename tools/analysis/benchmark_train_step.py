@@ -15,7 +15,7 @@ first, and on CUDA the peak memory one step allocates on top of what the models 
 
 ``--compile-weight-math`` gives the RBO wrappers ``compile_weight_math=True``
 (their weight math, the per-step refresh and the binary convs' weight backward, through
-``torch.compile``; the first two steps compile, so keep ``--warmup`` >= 2).
+``torch.compile``; the first step compiles, so keep ``--warmup`` >= 1).
 
 ``--torchvision-ops`` (automatic where mmcv has no compiled ops, as on the GPU device
 image) computes RoIAlign and NMS with torchvision (tools/dev/mmcv_without_ops.py).
@@ -105,7 +105,7 @@ def main():
                         help='RoIAlign / NMS from torchvision (automatic without compiled mmcv ops)')
     parser.add_argument('--compile-weight-math', action='store_true',
                         help='RBO wrappers compile their weight math (refresh, weight backward) '
-                        '(compile_weight_math=True; the first two steps compile)')
+                        '(compile_weight_math=True; the first step compiles)')
     add_timing_args(parser, steps=10, warmup=3)
     args = parser.parse_args()
     apply_threads(args)
