@@ -15,6 +15,7 @@ from typing import NamedTuple
 import torch
 from torch.autograd import Function
 
+from .cache import cached_constant
 from .sign import binary_sign, binary_signs, signed_units
 
 MASK_MODES = ('paper', 'released')
@@ -361,19 +362,14 @@ _SEGMENTS = {}  # (sizes, taus, mode, device) -> per-channel layer id, start + c
 def _segments(sizes, taus, mode, device):
     """Per channel of the concatenation: its layer, and its layer's first index plus
     the layer's cut (int(Co * tau) paper, int(Co * (1 - tau)) released). Cached: the
-    layers of a model do not change between steps (traced by torch.compile: made in the
-    graph, as :func:`rbonn_det.binary.sign._units`)."""
-    compiling = torch.compiler.is_compiling()
-    key = (sizes, tuple(taus), mode, device)
-    if compiling or key not in _SEGMENTS:
+    layers of a model do not change between steps (:func:`cached_constant`)."""
+    def make():
         starts = [sum(sizes[:i]) for i in range(len(sizes))]
         thresholds = [start + int(n * (t if mode == 'paper' else 1 - t))
                       for start, n, t in zip(starts, sizes, taus)]
         # from Python lists: constants to a traced graph (no data-dependent sizes)
-        segments = tuple(torch.tensor([value for value, n in zip(values, sizes)
-                                       for _ in range(n)], device=device)
-                         for values in (range(len(sizes)), thresholds))
-        if compiling:
-            return segments
-        _SEGMENTS[key] = segments
-    return _SEGMENTS[key]
+        return tuple(torch.tensor([value for value, n in zip(values, sizes)
+                                   for _ in range(n)], device=device)
+                     for values in (range(len(sizes)), thresholds))
+
+    return cached_constant(_SEGMENTS, (sizes, tuple(taus), mode, device), make)

@@ -1,20 +1,17 @@
 """sign(x) in {-1, +1}: the one definition every 1-bit path uses (sign(0) = +1)."""
 import torch
 
+from .cache import cached_constant
+
 _UNITS = {}  # (dtype, device) -> 0-dim tensors 1, -1, -0.0, made once, not per call
 
 
 def _units(dtype: torch.dtype, device: torch.device):
-    # traced by torch.compile: made in the graph, the cache untouched (a graph that
-    # reads or fills it is guarded on its contents, and compiles again when they change)
-    compiling = torch.compiler.is_compiling()
-    if compiling or (dtype, device) not in _UNITS:
+    def make():
         one = torch.ones((), dtype=dtype, device=device)
-        units = (one, -one, -torch.zeros((), dtype=dtype, device=device))
-        if compiling:
-            return units
-        _UNITS[dtype, device] = units
-    return _UNITS[dtype, device]
+        return one, -one, -torch.zeros((), dtype=dtype, device=device)
+
+    return cached_constant(_UNITS, (dtype, device), make)
 
 
 def signed_units(dtype: torch.dtype, device: torch.device):
