@@ -4,7 +4,7 @@ TOY := data/toy
 DEMO_CFG := configs/toy/rbonn_faster_rcnn_toy.py
 DEMO_DIR := work_dirs/demo
 
-.PHONY: setup toy-data toy-data-force toy-cls-data test test-all demo clean-venv
+.PHONY: setup toy-data toy-data-force toy-cls-data test test-all test-compat demo clean-venv
 
 setup:
 	@bash tools/setup_env.sh
@@ -28,6 +28,11 @@ test: setup
 
 test-all: setup
 	$(PY) -m pytest tests
+
+# The support matrix of docs/install.md, one environment per row (cached under
+# ~/.cache/rbonn_det/envs; ROWS="py3.10-torch2.1.2" for some): see tools/install/test_compat.sh.
+test-compat:
+	bash tools/install/test_compat.sh $(ROWS)
 
 demo: toy-data
 	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)

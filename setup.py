@@ -1,4 +1,17 @@
+"""rbonn_det: RBONN 1-bit detectors for MMDetection 3.x.
+
+Installed as OpenMMLab projects are (docs/install.md): torch and mmcv (with its
+compiled ops) first, then ``pip install -v -e .``. The metadata declares ranges and
+pins no torch, so an existing environment keeps its torch, mmcv and mmdet; the exact
+versions of the embedded default live in requirements/embedded.txt (``make setup``).
+"""
 from setuptools import find_packages, setup
+
+
+def requirements(name: str) -> list:
+    with open(f'requirements/{name}.txt') as f:
+        return [line.split('#')[0].strip() for line in f if line.split('#')[0].strip()]
+
 
 version = {}
 with open('rbonn_det/version.py') as f:
@@ -9,18 +22,14 @@ setup(
     version=version['__version__'],
     description='RBONN (Recurrent Bilinear Optimization for 1-bit networks) '
                 'detectors for MMDetection 3.x',
-    python_requires='>=3.11,<3.12',
+    python_requires='>=3.10',
     packages=find_packages(include=['rbonn_det', 'rbonn_det.*']),
     # the XNOR-popcount kernel's source, compiled on first use (rbonn_det/deploy/bitconv.py)
     package_data={'rbonn_det.deploy': ['csrc/*.cpp']},
-    install_requires=[
-        'torch==2.13.0',
-        'mmengine==0.10.7',
-        'mmcv>=2.0.0,<2.2.0',
-        'mmdet==3.3.0',
-        'pycocotools>=2.0.8',
-        'numpy<2.3',
-    ],
-    # ONNX export (tools/deploy/export_onnx.py): optional
-    extras_require={'deploy': ['onnx>=1.16', 'onnxruntime>=1.18']},
+    install_requires=requirements('runtime'),
+    extras_require={
+        'mim': requirements('mminstall'),  # mmcv: a prerequisite, as in OpenMMLab projects
+        'deploy': requirements('deploy'),  # ONNX export (tools/deploy/export_onnx.py)
+        'tests': requirements('tests'),
+    },
 )

@@ -6,12 +6,14 @@ Configs reach it with ``custom_imports = dict(imports=['rbonn_det.registry'])``
 calls :func:`register_all_modules` (mmdet's pattern); the tools do. ``import
 rbonn_det`` and ``import rbonn_det.binary`` register nothing and need only torch.
 """
-from .utils import safe_checkpoint_loading
+from .utils import prerequisites, safe_checkpoint_loading
 
 
 def register_all_modules() -> None:
-    """Import the modules that register themselves; install safe checkpoint
-    loading. Idempotent."""
+    """Check mmcv (installed, in range, compiled ops loading with this torch: one
+    :class:`~rbonn_det.utils.prerequisites.PrerequisiteError` naming the fix); import the
+    modules that register themselves; install safe checkpoint loading. Idempotent."""
+    prerequisites.check_mmcv()  # before mmdet imports mmcv.ops with its own errors
     from . import classification, engine, models  # noqa: F401  (registration on import)
     safe_checkpoint_loading.install()
 

@@ -3,7 +3,7 @@ parsed by the tool's own argument parser and built (config loaded with its
 --cfg-options, model built), so documented commands cannot rot.
 
 Commands are the lines of the docs' code blocks that start with ``python``,
-``bash``, ``make``, ``torchrun``, ``srun`` (after ``VAR=value`` prefixes), with
+``bash``, ``make``, ``torchrun``, ``srun``, ``pip`` (after ``VAR=value`` prefixes), with
 ``\\`` continuations joined and ``# comments`` dropped. Placeholders (``CONFIG``,
 ``CKPT``, ...) and optional ``[...]`` parts of usage lines are filled from
 PLACEHOLDERS; an unknown placeholder fails the test, so a new kind of command
@@ -28,7 +28,7 @@ from rbonn_det.apis import pack_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / 'README.md', *sorted((ROOT / 'docs').glob('*.md'))]
-STARTS = ('python', 'bash', 'make', 'torchrun', 'srun')
+STARTS = ('python', 'bash', 'make', 'torchrun', 'srun', 'pip')
 PLACEHOLDERS = {
     'CONFIG': 'configs/toy/rbonn_faster_rcnn_toy.py', 'CKPT': 'ckpt.pth',
     'CHECKPOINT': 'ckpt.pth', 'SRC': 'src.pth', 'DST': 'dst.pth', 'DIR': 'out_dir',
@@ -202,6 +202,16 @@ def test_documented_command(doc, command, workspace):
         proc = subprocess.run(['make', '-n', *words[1:]], cwd=ROOT, capture_output=True, text=True)
         assert proc.returncode == 0, f'{doc}: {command}\n{proc.stderr}'
         return
+    if words[0] == 'pip':  # resolved offline against this environment: only rbonn_det installs
+        check_pip_install(doc, command, words)
+        return
+    if words[:2] == ['python', '-c']:  # an environment check: run it
+        proc = subprocess.run([sys.executable, '-c', words[2]], capture_output=True, text=True)
+        assert proc.returncode == 0, f'{doc}: {command}\n{proc.stderr[-2000:]}'
+        return
+    if words[0] == 'bash' and words[1].endswith('.sh') and words[1] not in WRAPPERS:
+        check_shell_tool(doc, command, words)
+        return
     tool = python_tool(words)
     assert tool, f'{doc}: {command!r} starts no tool under tools/'
     started, script, argv = tool
@@ -211,6 +221,34 @@ def test_documented_command(doc, command, workspace):
     args = parse_with_tool(script, argv)
     if script in ('tools/train.py', 'tools/test.py'):
         assert build_model(args) is not None
+
+
+def check_pip_install(doc, command, words):
+    """``pip install ... -e .`` (docs/install.md) resolved against this environment,
+    which has the whole stack: pip would install rbonn_det alone, nothing else changes."""
+    assert words[:2] == ['pip', 'install'] and words[-2:] == ['-e', '.'], \
+        f'{doc}: {command!r}: only `pip install [flags] -e .` is documented and checked'
+    flags = [w for w in words[2:-2] if w != '-v']
+    proc = subprocess.run([sys.executable, '-m', 'pip', 'install', *flags, '--dry-run',
+                           '--no-index', '--no-build-isolation', '--quiet', '--report', '-',
+                           '-e', '.'], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, f'{doc}: {command}\n{proc.stderr[-2000:]}'
+    import json
+    names = [item['metadata']['name'] for item in json.loads(proc.stdout)['install']]
+    assert names == ['rbonn_det'], f'{doc}: {command} would also install {names}'
+
+
+def check_shell_tool(doc, command, words):
+    """A shell tool: it parses (bash -n); test_compat.sh's arguments are rows of its matrix."""
+    script = ROOT / words[1]
+    assert script.is_file(), f'{doc}: {words[1]} does not exist'
+    proc = subprocess.run(['bash', '-n', str(script)], capture_output=True, text=True)
+    assert proc.returncode == 0, f'{doc}: {command}\n{proc.stderr}'
+    if script.name == 'test_compat.sh':
+        rows = {line.split()[0] for line in
+                (ROOT / 'tools/install/compat_matrix.txt').read_text().splitlines()
+                if line.strip() and not line.startswith('#')}
+        assert set(words[2:]) <= rows, f'{doc}: {command}: rows {set(words[2:]) - rows} unknown'
 
 
 def test_docs_stand_alone():

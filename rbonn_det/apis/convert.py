@@ -18,6 +18,7 @@ import torch
 
 from ..binary import training_state_buffers
 from ..utils.checkpoint_checks import check_checkpoint
+from ..utils.safe_checkpoint_loading import safe_load
 from ..deploy.checkpoint import is_packed
 from ..models import BiResNet
 from ..utils.io import atomic_torch_save
@@ -113,7 +114,7 @@ def convert_file(src: str, dst: str, depth: Optional[int] = None) -> dict:
         raise ConversionError(str(e)) from None
     try:
         # the released checkpoint is a plain dict of tensors: the safe loader suffices
-        source = torch.load(src, map_location='cpu', weights_only=True)
+        source = safe_load(src, map_location='cpu')
     except Exception as e:  # truncated / not a torch file / unsafe content
         raise ConversionError(f'cannot read {src!r} as a torch checkpoint '
                               f'({type(e).__name__}: {str(e).splitlines()[0][:200]})') from e

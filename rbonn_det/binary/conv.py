@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .quantizers import ACT_QUANTIZERS, WEIGHT_QUANTIZERS, BilinearWeight, build_quantizer
+from ..utils.torch_compat import is_compiling
 from .rbo import (StepConstants, bilinear_term, check_rbo_options,
                   compiled_recurrent_step_constants, drelu_mask, recurrent_step_constants,
                   recurrent_weight, step_constants)
@@ -204,7 +205,7 @@ class RBOConv(BinaryConv2d):
             return self.weight_quantizer(self.weight, self.alpha)
         constants = self.step_constants()
         # traced (a compiled forward): the graph's own backward, no guard on the flag
-        compiled = not torch.compiler.is_compiling() and self._compiled_grads
+        compiled = not is_compiling() and self._compiled_grads
         return self.weight_quantizer.recurrent(self.weight, self.scale, self.u, constants,
                                                compiled)
 
@@ -232,7 +233,7 @@ class RBOConv(BinaryConv2d):
         through ``.data`` bump no version counter: they are seen only through the
         wrapper); constants made here are eager ones (their backward is not compiled,
         whatever the wrapper's ``compile_weight_math``)."""
-        if torch.compiler.is_compiling():  # traced: part of the graph (no cache, no break)
+        if is_compiling():  # traced: part of the graph (no cache, no break)
             return self._fresh_step_constants()
         if self._constants is None or self._constants_key != self._state_key():
             self.set_step_constants(self._fresh_step_constants())

@@ -14,6 +14,7 @@ import os.path as osp
 import torch
 
 from ..utils.checkpoint_checks import check_checkpoint
+from ..utils.safe_checkpoint_loading import safe_load
 
 SCRATCH = ('or train the backbone from scratch with --cfg-options model.backbone.init_cfg=None '
            'model.backbone.frozen_stages=-1 model.backbone.norm_eval=False')
@@ -37,7 +38,7 @@ def _backbone_defaults(backbone_cfg: dict) -> dict:
 
 def _state_dict_of(path: str, prefix: str = None) -> dict:
     """The tensors MMEngine's Pretrained init would load from ``path``."""
-    state = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    state = safe_load(path, map_location='cpu', mmap=True)
     if isinstance(state, dict) and isinstance(state.get('state_dict'), dict):
         state = state['state_dict']
     state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}

@@ -10,6 +10,7 @@ from mmengine.config import Config, DictAction
 
 from .cfg_option_checks import check_cfg_options
 from ..utils.checkpoint_checks import check_checkpoint
+from ..utils.prerequisites import PrerequisiteError, check_cuda_ops
 from .config_checks import check_config
 
 
@@ -123,8 +124,9 @@ def check_or_exit(tool: str, cfg: Config, train: bool, checkpoint: str = None) -
     """
     rank0 = int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0))) == 0
     try:
+        check_cuda_ops()  # a GPU run needs mmcv's CUDA ops
         for path in {checkpoint, cfg.get('load_from')} - {None}:
             check_checkpoint(path)
         check_config(cfg, train=train, data_files=rank0)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, PrerequisiteError) as e:
         sys.exit(f'{tool}: error: {e}')

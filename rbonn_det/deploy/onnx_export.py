@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..binary import has_binary_input
+from ..utils.torch_compat import onnx_export_kwargs
 from .packed_conv import PackedBinaryConv2d
 
 
@@ -115,8 +116,8 @@ def export_onnx(detector: nn.Module, out: str, shape: Sequence[int], with_rpn: b
         names = wrapper.output_names(levels)
         # the TorchScript exporter: needs no package beyond onnx (the torch.export one
         # needs onnxscript)
-        torch.onnx.export(wrapper, (example, ), out, dynamo=False, opset_version=opset,
-                          input_names=['img'], output_names=names)
+        torch.onnx.export(wrapper, (example, ), out, opset_version=opset,
+                          input_names=['img'], output_names=names, **onnx_export_kwargs())
     graph = onnx.load(out).graph
     ops = {}
     for node in graph.node:

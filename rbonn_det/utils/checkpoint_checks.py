@@ -2,7 +2,7 @@
 import os.path as osp
 import zipfile
 
-import torch
+from .safe_checkpoint_loading import unsafe_globals
 
 CKPT_HELP = 'pass the path of a .pth file (work_dirs/<config>/epoch_N.pth)'
 
@@ -30,7 +30,7 @@ def check_checkpoint(path: str) -> None:
                          f'archive: another kind of file, or truncated by an interrupted copy '
                          f'or download); {CKPT_HELP}, or copy / download it again')
     try:
-        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        unsafe = unsafe_globals(path)
     except Exception as e:  # a zip, but not one written by torch.save
         raise ValueError(f'checkpoint {path!r} is not a PyTorch checkpoint ({e}); '
                          f'{CKPT_HELP}') from None
