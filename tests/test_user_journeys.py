@@ -27,6 +27,7 @@ import torch
 from _released import released_checkpoint
 
 from rbonn_det.datasets.layout_samples import make_coco2017_sample, make_voc0712_sample
+from rbonn_det.utils.safe_checkpoint_loading import safe_load
 
 ROOT = Path(__file__).resolve().parents[1]
 FRCNN_SCORE = 'model.test_cfg.rcnn.score_thr=0'
@@ -94,9 +95,9 @@ def test_shipped_config_trains_validates_and_tests(workspace, config):
     ckpt = workspace / 'work_dirs' / name / 'epoch_1.pth'
     assert ckpt.is_file()
     if depth is not None:  # pretrained, frozen stem + stage 1: still the converted values
-        trained = torch.load(ckpt, map_location='cpu', weights_only=True)['state_dict']
-        pretrained = torch.load(workspace / f'checkpoints/rbonn_r{depth}_backbone.pth',
-                                weights_only=True)['state_dict']
+        trained = safe_load(str(ckpt), map_location='cpu')['state_dict']
+        pretrained = safe_load(str(workspace / f'checkpoints/rbonn_r{depth}_backbone.pth'))[
+            'state_dict']
         for key, value in pretrained.items():
             if key.startswith(('conv1.', 'bn1.', 'layer1.')):
                 assert torch.equal(trained[f'backbone.{key}'], value), key

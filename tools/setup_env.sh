@@ -34,7 +34,7 @@ fi
 case "$DEVICE" in cpu|cuda) ;; *) fail "RBONN_DEVICE=$DEVICE" "use auto, cpu or cuda";; esac
 
 verify() {
-    RBONN_DEVICE="$DEVICE" "$VENV/bin/python" -W ignore::DeprecationWarning - <<'PY'
+    RBONN_DEVICE="$DEVICE" "$VENV/bin/python" -W "ignore:pkg_resources is deprecated" - <<'PY'
 import os, sys
 import torch, mmengine, mmcv, mmdet
 from mmcv.ops import RoIAlign, batched_nms, get_compiling_cuda_version  # compiled ops

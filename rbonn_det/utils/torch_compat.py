@@ -51,14 +51,14 @@ def pickled_globals(path: str) -> list:
             found.append('.'.join(strings[-2:]))
         elif 'UNICODE' in name:
             pushed = arg
+        elif name in ('GET', 'BINGET', 'LONG_BINGET'):
+            pushed = memo.get(arg)
         elif name in ('MEMOIZE', 'PUT', 'BINPUT', 'LONG_BINPUT'):
             index = count if name == 'MEMOIZE' else arg
             count += name == 'MEMOIZE'
-            if last is not None:
+            if last is not None:  # memoizing the string just pushed; the stack is unchanged
                 memo[index] = last
-            pushed = last  # memoizing leaves the stack as it was
-        elif name in ('GET', 'BINGET', 'LONG_BINGET'):
-            pushed = memo.get(arg)
+            continue
         if pushed is not None:
             strings.append(pushed)
         last = pushed
