@@ -231,3 +231,24 @@ def test_unusable_mmcv_is_refused_with_the_fix(setup, match):
                           capture_output=True, text=True)
     assert re.search(match, proc.stdout), proc.stdout + proc.stderr[-2000:]
     assert 'tools/install/build_mmcv.py' in proc.stdout
+
+
+def test_every_matrix_row_is_in_the_docs_table_with_its_date():
+    """docs/install.md's tested matrix lists each row of tools/install/compat_matrix.txt
+    (what `make test-compat` runs) with the date it last passed."""
+    rows = [line.split()[0] for line in
+            (ROOT / 'tools/install/compat_matrix.txt').read_text().splitlines()
+            if line.strip() and not line.startswith('#')]
+    table = [line for line in (ROOT / 'docs/install.md').read_text().splitlines()
+             if line.startswith('| ')]
+    for row in rows:
+        found = [line for line in table if f'`{row}`' in line]
+        assert found, f'row {row} of compat_matrix.txt is not in docs/install.md'
+        assert re.search(r'\| 20\d\d-\d\d-\d\d \|$', found[0]), found[0]
+
+
+def test_nvcc_wheels_are_refused_for_cuda_12_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv('RBONN_WHEEL_CACHE', str(tmp_path))
+    with pytest.raises(build.BuildError, match='split per component: install the CUDA 12.1'):
+        build.toolkit_from_wheels('12.1')
+    assert not any(tmp_path.iterdir())  # nothing fetched

@@ -1,7 +1,7 @@
 """Build (once, cached) and install mmcv 2.1.0 with its compiled ops for this Python's torch.
 
     python tools/install/build_mmcv.py [--device auto|cpu|cuda] [--plan]
-                                       [--sdist FILE] [--find-links DIR]
+                                       [--sdist FILE] [--find-links DIR] [--nvcc-from-pip]
 
 mmdet 3.3.0 needs mmcv >= 2.0.0, < 2.2.0 with compiled ops (RoIAlign, NMS). OpenMMLab's
 prebuilt mmcv 2.1.0 wheels stop at torch 2.1; for any newer torch mmcv is built from its
@@ -16,7 +16,8 @@ source, which is what this script does the way it has to be done in late 2026:
   CPU-only ops when none is visible at build time unless ``FORCE_CUDA=1``:
   open-mmlab/mmcv#2968; this script sets it), ``--device cuda`` on a machine without a GPU
   (compiling needs none) with ``TORCH_CUDA_ARCH_LIST`` set;
-- for CUDA: nvcc from ``CUDA_HOME`` or ``PATH``, its major version equal to the one torch
+- for CUDA: nvcc from ``CUDA_HOME`` or ``PATH`` (or, ``--nvcc-from-pip``, a toolkit made of
+  the registry's nvidia-cuda-nvcc / cccl / crt / runtime / nvvm wheels), its major version equal to the one torch
   was built with (``torch.version.cuda``), ``TORCH_CUDA_ARCH_LIST`` from the visible GPUs
   unless set;
 - the C++ standard the torch headers need (torch >= 2.14: C++20, mmcv 2.1.0 forces C++17:
@@ -123,6 +124,40 @@ def cuda_library_headers(cuda_home: str, site_packages: list) -> list:
     return found
 
 
+# the registry's wheels that make a CUDA toolkit able to build mmcv (CUDA 13+: one folder)
+TOOLKIT_WHEELS = ('nvidia-cuda-nvcc', 'nvidia-cuda-cccl', 'nvidia-cuda-crt', 'nvidia-cuda-runtime',
+                  'nvidia-nvvm')
+
+
+def toolkit_from_wheels(cuda: str, find_links: str = None) -> str:
+    """A CUDA_HOME made of the registry's nvcc / cccl / crt / runtime / nvvm wheels of
+    CUDA ``cuda`` (torch's), cached; torch's nvidia-* wheels give the library headers
+    (:func:`cuda_library_headers`).
+
+    Raises:
+        BuildError: CUDA < 13 (its wheels are split per component) or the install failed.
+    """
+    major = cuda.split('.')[0]
+    if int(major) < 13:
+        raise BuildError(f'the registry\'s nvcc wheels of CUDA {cuda} are split per component: '
+                         f'install the CUDA {cuda} toolkit and set CUDA_HOME instead')
+    where = osp.join(cache_root(), 'cuda-toolkit', cuda)
+    home = osp.join(where, 'nvidia', f'cu{major}')
+    if not osp.isfile(osp.join(where, '.complete')):
+        print(f'[mmcv] nvcc: CUDA {cuda} toolkit from the registry\'s wheels into {where}')
+        links = ['--no-index', '--find-links', find_links] if find_links else []
+        _run([sys.executable, '-m', 'pip', 'install', '-q', '--disable-pip-version-check',
+              '--no-deps', '--target', where, '--upgrade', *links,
+              *(f'{name}=={cuda}.*' for name in TOOLKIT_WHEELS)])
+        # torch's cpp_extension links CUDA_HOME/lib64 with -lcudart
+        if not osp.exists(osp.join(home, 'lib64')):
+            os.symlink('lib', osp.join(home, 'lib64'))
+        if not osp.exists(osp.join(home, 'lib', 'libcudart.so')):
+            os.symlink(f'libcudart.so.{major}', osp.join(home, 'lib', 'libcudart.so'))
+        open(osp.join(where, '.complete'), 'w').close()
+    return home
+
+
 def find_nvcc(env: dict) -> tuple:
     """(CUDA_HOME, nvcc path): $CUDA_HOME/bin/nvcc, else nvcc on PATH (its toolkit folder
     as nvcc itself reports it: a wrapper script or link may stand on PATH)."""
@@ -180,8 +215,9 @@ def make_plan(device: str, facts: dict, env: dict, nvcc_version_of=nvcc_version,
         home, nvcc = find_nvcc(env)
         if not nvcc:
             raise BuildError(f'no nvcc: install the CUDA {facts["torch_cuda"]} toolkit (or a '
-                             f'toolkit of the same major version) and set CUDA_HOME to it, or '
-                             f'put its bin/ on PATH')
+                             f'toolkit of the same major version) and set CUDA_HOME to it or '
+                             f'put its bin/ on PATH, or pass --nvcc-from-pip (the registry\'s '
+                             f'nvcc wheels; CUDA 13 and newer)')
         found = nvcc_version_of(nvcc)
         if found.split('.')[0] != facts['torch_cuda'].split('.')[0]:
             raise BuildError(f'nvcc {found} ({nvcc}) does not match the CUDA torch was built '
@@ -391,9 +427,17 @@ def main(argv=None) -> int:
     parser.add_argument('--sdist', help=f'a local mmcv-{MMCV_VERSION}.tar.gz (no download)')
     parser.add_argument('--find-links', help='a folder of wheels/sdists to use instead of the '
                         'package index (machines without one)')
+    parser.add_argument('--nvcc-from-pip', action='store_true',
+                        default=os.environ.get('RBONN_NVCC_FROM_PIP') == '1',
+                        help='CUDA builds: nvcc from the registry\'s nvidia-cuda-nvcc wheels (and '
+                             'cccl, crt, runtime, nvvm) of torch\'s CUDA version, cached, instead '
+                             'of CUDA_HOME / PATH (RBONN_NVCC_FROM_PIP=1)')
     args = parser.parse_args(argv)
     try:
-        plan = make_plan(args.device, torch_facts(), dict(os.environ))
+        facts, env = torch_facts(), dict(os.environ)
+        if args.nvcc_from_pip and facts['torch_cuda']:
+            env['CUDA_HOME'] = toolkit_from_wheels(facts['torch_cuda'], args.find_links)
+        plan = make_plan(args.device, facts, env)
         if args.plan:
             print(json.dumps(plan, indent=1))
             return 0
