@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..utils.torch_compat import set_submodule
 from ..binary import StoredBinaryWeight, has_binary_input
 from .packed_conv import PackedBinaryConv2d
 
@@ -183,6 +184,6 @@ def use_bitwise_kernels(model: nn.Module) -> dict:
             if reason:
                 kept[name] = reason
                 continue
-            model.set_submodule(name, BitPackedConv2d(module))
+            set_submodule(model, name, BitPackedConv2d(module))
             swapped.append(name)
     return dict(swapped=swapped, kept=kept)

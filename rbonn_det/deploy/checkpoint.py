@@ -23,6 +23,7 @@ from typing import Dict, List, Optional
 import torch
 from torch import nn
 
+from ..utils.torch_compat import set_submodule
 from ..binary import BinaryConv2d, binary_layers
 from .bits import pack_bits, unpack_bits  # noqa: F401  (unpack_bits: part of the format)
 from .packed_conv import PackedBinaryConv2d, _signed
@@ -170,7 +171,7 @@ def load_packed(model: nn.Module, packed: dict) -> nn.Module:
         raise PackedCheckpointError(f'{problem}; {fix}')
     for name, conv in layers.items():
         if not isinstance(conv, PackedBinaryConv2d):
-            model.set_submodule(name, PackedBinaryConv2d(conv))
+            set_submodule(model, name, PackedBinaryConv2d(conv))
     state = packed['state_dict']
     expected = model.state_dict()
     missing = [k for k in expected if k not in state and not k.endswith('num_batches_tracked')]

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..binary import has_binary_input
-from ..utils.torch_compat import onnx_export_kwargs
+from ..utils.torch_compat import onnx_export_kwargs, set_submodule
 from .packed_conv import PackedBinaryConv2d
 
 
@@ -63,7 +63,7 @@ def to_exportable(model: nn.Module) -> List[str]:
         raise ValueError('no packed 1-bit conv in the model: load it from a packed checkpoint '
                          '(rbonn_det.deploy.load_packed / rbonn_det.apis.init_packed_detector)')
     for name in names:
-        model.set_submodule(name, SignConvScale(model.get_submodule(name)))
+        set_submodule(model, name, SignConvScale(model.get_submodule(name)))
     return names
 
 

@@ -63,6 +63,11 @@ def _numpy_safe_globals() -> list:
             (scalar, 'numpy.core.multiarray.scalar'), np.ndarray, np.dtype, *dtype_classes]
 
 
+# allowed by the weights-only unpickler of newer torch by default, not by torch 2.1's; in
+# MMEngine checkpoints: bytes of protocol-2 numpy pickles, the message hub's Counter
+_NEWER_TORCH_DEFAULTS = {'_codecs.encode', 'collections.Counter'}
+
+
 def _global_name(entry) -> str:
     obj, name = entry if isinstance(entry, tuple) else (entry, None)
     return name or f'{obj.__module__}.{obj.__qualname__}'
@@ -86,7 +91,8 @@ def unsafe_globals(path: str) -> list:
     if can_allow_list_globals():
         return torch.serialization.get_unsafe_globals_in_checkpoint(path)
     from torch._weights_only_unpickler import _get_allowed_globals
-    allowed = set(_get_allowed_globals()) | {_global_name(g) for g in _allowed_globals()}
+    allowed = (set(_get_allowed_globals()) | {_global_name(g) for g in _allowed_globals()}
+               | _NEWER_TORCH_DEFAULTS)
     return [g for g in pickled_globals(path) if g not in allowed]
 
 

@@ -35,6 +35,15 @@ def onnx_export_kwargs() -> dict:
     return {'dynamo': False} if 'dynamo' in params else {}
 
 
+def set_submodule(model: torch.nn.Module, name: str, module: torch.nn.Module) -> None:
+    """``model.set_submodule(name, module)`` (torch 2.2+; ``setattr`` on the parent before)."""
+    if hasattr(torch.nn.Module, 'set_submodule'):
+        model.set_submodule(name, module)
+        return
+    parent, _, child = name.rpartition('.')
+    setattr(model.get_submodule(parent) if parent else model, child, module)
+
+
 def pickled_globals(path: str) -> list:
     """The ``module.name`` globals the pickle of a torch zip checkpoint refers to, read
     from its opcodes without unpickling anything (what torch 2.5's

@@ -396,19 +396,35 @@ def check_ops(plan: dict) -> str:
             'b = torch.tensor([[0., 0, 10, 10], [1, 1, 10, 10]]); '
             'keep = batched_nms(b, torch.tensor([.9, .8]), torch.tensor([0, 0]), '
             'dict(type="nms", iou_threshold=0.5))[1]; assert keep.tolist() == [0], keep; '
-            'print(mmcv.__version__, v())')
+            'print(mmcv.__version__ + "|" + v())')
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     if proc.returncode:
         raise BuildError(f'mmcv ops do not import or run: {proc.stderr.strip().splitlines()[-1]}')
-    version, cuda = proc.stdout.split()[-2], proc.stdout.split()[-1]
+    cuda = proc.stdout.strip().splitlines()[-1].split('|')[1]
     if plan['device'] == 'cuda' and cuda == 'not available':
         raise BuildError('the wheel has no CUDA ops (get_compiling_cuda_version: not available)')
     return cuda
 
 
 def pip_install(wheel: str) -> None:
-    _run([sys.executable, '-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--no-deps',
-          '--force-reinstall', wheel])
+    """Install the wheel, then what mmcv needs and this environment lacks (opencv, ...),
+    held to the torch and numpy installed: an opencv that wants another numpy would
+    otherwise upgrade it under torch."""
+    pip = [sys.executable, '-m', 'pip', 'install', '-q', '--disable-pip-version-check']
+    _run([*pip, '--no-deps', '--force-reinstall', wheel])
+    import importlib.metadata as metadata
+    held = []
+    for name in ('torch', 'numpy'):
+        try:
+            held.append(f'{name}=={metadata.version(name)}')
+        except metadata.PackageNotFoundError:
+            pass
+    with tempfile.NamedTemporaryFile('w', suffix='.txt', delete=False) as f:
+        f.write('\n'.join(held) + '\n')
+    try:
+        _run([*pip, '-c', f.name, wheel])  # its dependencies, only where missing
+    finally:
+        os.unlink(f.name)
 
 
 def cached_wheel(plan: dict):

@@ -79,7 +79,8 @@ for name in "${names[@]}"; do
         exit "${PIPESTATUS[0]}"
     )
     rc=$?
-    summary=$(grep -E '(passed|failed|error)' "$env/pytest.log" 2>/dev/null | tail -n1)
+    summary=$(grep -E '^=* *[0-9]+ (passed|failed|error)[^=]* in [0-9.]+s' "$env/pytest.log" 2>/dev/null \
+              | tail -n1 | tr -d '=' | xargs)
     [ $rc -eq 0 ] || status=1
     cuda=$("$PY" -c "from mmcv.ops import get_compiling_cuda_version as v; print(v())" 2>/dev/null)
     result="$(date +%F)	$name	$(versions "$PY" 2>/dev/null)	mmcv-CUDA-ops=${cuda:-?}	$([ $rc -eq 0 ] && echo PASS || echo FAIL)	${summary:-no tests ran}	$(( $(date +%s) - start )) s"
