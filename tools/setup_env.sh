@@ -70,10 +70,16 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 step "installing torch (requirements/embedded.txt: $(grep '^torch' "$CONSTRAINTS"))"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" torch || fail "pip install torch" \
     "the torch wheel must be reachable (a local wheel folder or the package index)"
-if [ "$DEVICE" = cuda ] && ! "$VENV/bin/python" -c "import sys, torch; sys.exit(torch.version.cuda is None)"; then
-    fail "torch with CUDA" "the torch installed is a CPU build (a local CPU wheel was preferred): \
-remove it ('$VENV/bin/pip uninstall torch') and install PyPI's build ('pip install --no-cache-dir \
---no-index --find-links DIR torch' from a folder holding it), or set RBONN_DEVICE=cpu"
+is_cpu_torch() { "$VENV/bin/python" -c "import sys, torch; sys.exit(torch.version.cuda is not None)" 2>/dev/null; }
+if [ "$DEVICE" = cuda ] && is_cpu_torch; then
+    # a local CPU wheel (this kind of machine's pip configuration) was taken: PyPI's wheel
+    # of the same version is the CUDA build (pip --isolated skips the local wheel folder)
+    step "torch is a CPU build; installing PyPI's CUDA build of the same version (several GB)"
+    "${PIP[@]}" --isolated install -q --force-reinstall -c "$CONSTRAINTS" torch \
+        || fail "pip install torch (CUDA build)" "check network access to the package index"
+    if is_cpu_torch; then
+        fail "torch with CUDA" "pip still gives a CPU build of torch; install a CUDA build into $VENV by hand, or set RBONN_DEVICE=cpu"
+    fi
 fi
 
 step "installing build tools and pure-Python dependencies"

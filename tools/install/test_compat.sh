@@ -75,7 +75,7 @@ for name in "${names[@]}"; do
         fi
         echo "[compat] unchanged by it: $after"
         cd "$ROOT"
-        "$PY" -m pytest -q -p no:cacheprovider "${COMPAT_TESTS[@]}" 2>&1 | tee "$env/pytest.log"
+        "$PY" -m pytest "${COMPAT_TESTS[@]}" 2>&1 | tee "$env/pytest.log"
         exit "${PIPESTATUS[0]}"
     )
     rc=$?
