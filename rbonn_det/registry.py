@@ -13,7 +13,7 @@ def register_all_modules() -> None:
     """Check mmcv (installed, in range, compiled ops loading with this torch: one
     :class:`~rbonn_det.utils.prerequisites.PrerequisiteError` naming the fix); import the
     modules that register themselves; install safe checkpoint loading. Idempotent."""
-    prerequisites.check_mmcv()  # before mmdet imports mmcv.ops with its own errors
+    prerequisites.check_prerequisites()  # before mmdet imports mmcv.ops with its own errors
     from . import classification, engine, models  # noqa: F401  (registration on import)
     safe_checkpoint_loading.install()
 

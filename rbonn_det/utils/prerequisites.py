@@ -1,6 +1,7 @@
 """The prerequisites an environment must have before rbonn_det runs, each refused with one
 line naming the fix (docs/install.md): mmcv >= 2.0.0, < 2.2.0 with its compiled ops that
-load with this torch, and, where a run would use the GPU, mmcv's CUDA ops."""
+load with this torch; ``pkg_resources`` (setuptools < 82), through which mmengine 0.10.x
+finds ``mmdet::`` base configs; and, where a run would use the GPU, mmcv's CUDA ops."""
 import importlib.metadata
 
 import torch
@@ -22,12 +23,24 @@ def _release(version: str) -> tuple:
     return tuple(parts + [0] * (3 - len(parts)))
 
 
-def check_mmcv() -> None:
-    """mmcv is installed, in range, and its compiled ops import with this torch.
+def check_prerequisites() -> None:
+    """mmcv is installed, in range, and its compiled ops import with this torch;
+    ``pkg_resources`` imports.
 
     Raises:
         PrerequisiteError: with the cause and the fix.
     """
+    _check_mmcv()
+    try:
+        import pkg_resources  # noqa: F401
+    except ImportError:
+        raise PrerequisiteError(
+            'pkg_resources is missing (setuptools >= 82 removed it, pypa/setuptools#5007): '
+            'mmengine 0.10.x needs it to find `mmdet::` base configs; pip install '
+            '"setuptools<82"') from None
+
+
+def _check_mmcv() -> None:
     try:
         version = importlib.metadata.version('mmcv')
     except importlib.metadata.PackageNotFoundError:

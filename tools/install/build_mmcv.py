@@ -406,10 +406,11 @@ def check_ops(plan: dict) -> str:
     return cuda
 
 
-def pip_install(wheel: str) -> None:
+def pip_install(wheel: str, find_links: str = None) -> None:
     """Install the wheel, then what mmcv needs and this environment lacks (opencv, ...),
     held to the torch and numpy installed: an opencv that wants another numpy would
-    otherwise upgrade it under torch."""
+    otherwise upgrade it under torch. Where those cannot be had (no index: opencv-python
+    while opencv-python-headless gives the same cv2), the ops check after decides."""
     pip = [sys.executable, '-m', 'pip', 'install', '-q', '--disable-pip-version-check']
     _run([*pip, '--no-deps', '--force-reinstall', wheel])
     import importlib.metadata as metadata
@@ -421,10 +422,15 @@ def pip_install(wheel: str) -> None:
             pass
     with tempfile.NamedTemporaryFile('w', suffix='.txt', delete=False) as f:
         f.write('\n'.join(held) + '\n')
-    try:
-        _run([*pip, '-c', f.name, wheel])  # its dependencies, only where missing
+    links = ['--no-index', '--find-links', find_links] if find_links else []
+    try:  # its dependencies, only where missing
+        deps = subprocess.run([*pip, *links, '-c', f.name, wheel], capture_output=True, text=True)
     finally:
         os.unlink(f.name)
+    if deps.returncode:
+        last = (deps.stderr.strip().splitlines() or ['?'])[-1]
+        print(f'[mmcv] mmcv\'s declared dependencies not all installable here ({last}); '
+              'the ops check decides whether it runs without them')
 
 
 def cached_wheel(plan: dict):
@@ -461,10 +467,10 @@ def main(argv=None) -> int:
         print(f'[mmcv] mmcv {MMCV_VERSION} for {plan["key"]}')
         if wheel:
             print(f'[mmcv] cached wheel {wheel} (no build)')
-            pip_install(wheel)
+            pip_install(wheel, args.find_links)
         else:
             built = build_wheel(plan, args.sdist, args.find_links)
-            pip_install(built)
+            pip_install(built, args.find_links)
             cuda = check_ops(plan)
             os.makedirs(folder, exist_ok=True)
             wheel = osp.join(folder, osp.basename(built))
