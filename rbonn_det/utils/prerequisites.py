@@ -3,6 +3,7 @@ line naming the fix (docs/install.md): mmcv >= 2.0.0, < 2.2.0 with its compiled 
 load with this torch; ``pkg_resources`` (setuptools < 82), through which mmengine 0.10.x
 finds ``mmdet::`` base configs; and, where a run would use the GPU, mmcv's CUDA ops."""
 import importlib.metadata
+import importlib.util
 
 import torch
 
@@ -31,9 +32,8 @@ def check_prerequisites() -> None:
         PrerequisiteError: with the cause and the fix.
     """
     _check_mmcv()
-    try:
-        import pkg_resources  # noqa: F401
-    except ImportError:
+    # found, not imported: setuptools 80.9+ warn at its import (mmengine imports it later)
+    if importlib.util.find_spec('pkg_resources') is None:
         raise PrerequisiteError(
             'pkg_resources is missing (setuptools >= 82 removed it, pypa/setuptools#5007): '
             'mmengine 0.10.x needs it to find `mmdet::` base configs; pip install '
