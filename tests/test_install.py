@@ -247,7 +247,9 @@ def test_every_matrix_row_is_in_the_docs_table_with_its_date():
     for row in rows:
         found = [line for line in table if f'`{row}`' in line]
         assert found, f'row {row} of compat_matrix.txt is not in docs/install.md'
-        assert re.search(r'\| 20\d\d-\d\d-\d\d \|$', found[0]), found[0]
+        # a passed row says when; a row not run says so
+        assert re.search(r'\| passed \| 20\d\d-\d\d-\d\d \|$', found[0]) or \
+            found[0].endswith('| not run | - |'), found[0]
 
 
 def test_nvcc_wheels_are_refused_for_cuda_12_with_the_fix(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""The one home for torch APIs that differ across the supported torch range (2.1 - 2.14).
+"""The one home for torch APIs that differ across the supported torch range (2.1 - 2.13, tested).
 
 Imports torch only (``rbonn_det.binary`` uses it). Each helper names the torch release
 that brought the API it prefers; older releases get the fallback written beside it.
