@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import _reference as reference
 from rbonn_det.binary import (BiRealConv, BinaryConv2d, LearnableBias, ReActConv, RBOConv,
                               RPReLU, XNORConv, approx_sign, bilinear_binarize, binary_sign,
                               drelu_mask)
@@ -134,7 +135,7 @@ def test_recurrent_step_and_u_gradient():
     torch.manual_seed(3)
     conv.prev_grad.copy_(torch.randn_like(conv.weight))
     conv.train()
-    mask = drelu_mask(conv.scale.abs(), conv.weight, 0.6, 'paper')
+    mask = reference.paper_mask(conv.scale.abs(), conv.weight, 0.6)
     assert 0 < mask.sum() < 10
     w_eff = conv.weight.detach() - conv.u.detach() * mask * conv.prev_grad
     x = torch.randn(2, 3, 6, 6)
@@ -142,8 +143,13 @@ def test_recurrent_step_and_u_gradient():
     expected = F.conv2d(spec_sign(x), conv.scale.abs() * 0.02 * spec_sign(w_eff), padding=1)
     assert torch.equal(out, expected)
     out.pow(2).sum().backward()
-    # dL/dW flows through W_eff unchanged; dL/du = -sum(dL/dW_eff * M * G_prev)
-    du = -(conv.weight.grad * mask * conv.prev_grad).sum((1, 2, 3), keepdim=True)
+    # g = dL/dW_b by autograd of the plain conv; then the spec's formulas with W_eff for W:
+    # dL/dW = dL/dW_eff = g * alpha + lam * (W_eff - W_b); dL/du = -sum(dL/dW_eff * M * G_prev)
+    wb = (conv.scale.abs() * 0.02 * spec_sign(w_eff)).detach().requires_grad_()
+    F.conv2d(spec_sign(x), wb, padding=1).pow(2).sum().backward()
+    dw = wb.grad * conv.scale.abs().detach() + 1e-4 * (w_eff - wb.detach())
+    torch.testing.assert_close(conv.weight.grad, dw, rtol=1e-12, atol=1e-15)
+    du = -(dw * mask * conv.prev_grad).sum((1, 2, 3), keepdim=True)
     torch.testing.assert_close(conv.u.grad, du, rtol=1e-12, atol=1e-15)
     assert (conv.u.grad[mask.bool()] != 0).all() and (conv.u.grad[~mask.bool()] == 0).all()
 
@@ -210,12 +216,12 @@ def test_released_mask_reproduces_released_rule():
     assert mask_list([0.3, 0.1], [1, 1], 0.6, 'released') == [0, 0]
     # ties: stable argsort; Co=3, tau=0.6 -> cut=int(1.2)=1; idx=[0,1,2] -> M=[1,0,0]
     assert mask_list([0.5, 0.5, 0.5], [1, 1, 1], 0.6, 'released') == [1, 0, 0]
-    # against a direct transcription of the rule on random alphas
+    # against the transcription of the released drelu (tests/_reference.py: torch.sort,
+    # then the sign arithmetic on the sorted indices) on random alphas
     torch.manual_seed(4)
     for co in (3, 7, 16, 64):
         alpha = torch.rand(co)
-        idx = torch.argsort(alpha, stable=True)
-        expect = [int(idx[c] < int(co * (1 - 0.6))) for c in range(co)]
+        expect = reference.released_indicator(alpha.view(co, 1, 1, 1)).view(-1).int().tolist()
         assert mask_list(alpha.tolist(), [1] * co, 0.6, 'released') == expect
 
 

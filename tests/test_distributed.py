@@ -116,3 +116,22 @@ def test_validating_two_process_runs_exit_cleanly_every_time(tmp_path):
         out = proc.stdout + proc.stderr
         assert proc.returncode == 0 and 'terminate called' not in out, (run, out[-3000:])
         assert 'coco/bbox_mAP' in out  # it validated
+
+
+def test_cpu_launch_refuses_a_gpu_backend(tmp_path):
+    """--launcher pytorch on a machine without CUDA and a backend other than gloo: one
+    line naming the fix, before any process group or work dir exists."""
+    data = tmp_path / 'toy'
+    make_toy_dataset(data, seed=0, num_train=2, num_test=1, log=lambda *_: None)
+    env = dict(os.environ, RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+               MASTER_PORT=str(free_port()), CUDA_VISIBLE_DEVICES='')
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', str(CONFIG), '--launcher', 'pytorch', '--work-dir',
+         str(tmp_path / 'work'), '--cfg-options', *toy_cfg_options(data),
+         'env_cfg.dist_cfg.backend=nccl'], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=600)
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == [
+        "train.py: error: env_cfg.dist_cfg.backend='nccl' needs GPUs; on CPU add --cfg-options "
+        'env_cfg.dist_cfg.backend=gloo']
+    assert not (tmp_path / 'work').exists()

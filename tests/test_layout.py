@@ -32,3 +32,16 @@ def test_packages_import_only_lower_layers():
     assert not wrong, wrong
     assert set(LEVEL) >= {p.name.removesuffix('.py') for p in PKG.iterdir()
                           if p.name != '__init__.py' and p.name != '__pycache__'}
+
+
+def test_tools_started_by_tests_import_the_checkout_under_test(tmp_path):
+    """tests/conftest.py puts this checkout first on the PYTHONPATH the tests' tools
+    inherit: a tool started from elsewhere imports this rbonn_det, not the one an
+    editable install of another clone names."""
+    import os
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, '-c', 'import rbonn_det; print(rbonn_det.__file__)'],
+                          cwd=tmp_path, env=dict(os.environ), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert Path(proc.stdout.strip()).resolve() == PKG / '__init__.py'

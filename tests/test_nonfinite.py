@@ -110,6 +110,50 @@ def test_hook_refuses_a_wrapper_that_cannot_skip(tmp_path):
         runner.train()
 
 
+class RecordWithBatches(Record):
+    """Record, plus the initial state and every iteration's data batch."""
+
+    def before_train(self, runner):
+        self.initial = {k: v.clone() for k, v in runner.model.state_dict().items()}
+        self.batches = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self.batches.append(data_batch)
+        super().after_train_iter(runner, batch_idx, data_batch, outputs)
+
+
+def test_nonfinite_loss_under_gradient_accumulation(tmp_path):
+    """accumulative_counts=2 (updates at iterations 2 and 4). A NaN at iteration 2, the
+    window's stepping micro-batch: that window updates nothing and the gradient
+    micro-batch 1 left is dropped; the next window's update is exactly the clean
+    accumulation of micro-batches 3 and 4 from the state after iteration 2."""
+    import copy
+    from rbonn_det.engine import RBOOptimWrapper
+    optimizer = dict(type='SGD', lr=0.05, momentum=0.9)
+    record = RecordWithBatches()
+    runner = make_runner(tmp_path, max_epochs=1, model=Poisoned(bad_calls={2}),
+                         custom_hooks=[record], optim_wrapper=dict(
+                             type='RBOOptimWrapper', optimizer=optimizer, accumulative_counts=2))
+    runner.train()
+    assert runner.optim_wrapper.num_skipped_updates == 1
+    after = [state for state, _ in record.states]
+    params = [n for n, _ in runner.model.named_parameters()]
+    for state in after[:2]:  # no update in the first window, no stored gradient
+        assert all(torch.equal(state[n], record.initial[n]) for n in params)
+        assert torch.count_nonzero(state['conv.prev_grad']) == 0
+    assert not torch.equal(after[3]['conv.weight'], after[2]['conv.weight'])
+    # the clean twin: micro-batches 3 and 4 accumulated from the state after iteration 2
+    twin = Poisoned()
+    twin.load_state_dict(copy.deepcopy(after[1]))
+    wrapper = RBOOptimWrapper(torch.optim.SGD(twin.parameters(), lr=0.05, momentum=0.9),
+                              accumulative_counts=2)
+    wrapper.initialize_count_status(twin, 0, 2)
+    for batch in record.batches[2:]:
+        twin.train_step(batch, wrapper)
+    for key, value in twin.state_dict().items():
+        assert torch.equal(value, after[3][key]), key
+
+
 def test_train_py_stops_with_one_clear_line(toy_root, tmp_path):
     """Through tools/train.py on the toy detector: NaN at iterations 2 and 3
     (tests/probes.py), K=2, so the run ends at iteration 3 with one error line."""

@@ -87,3 +87,29 @@ def test_two_step_recipe_step_one_feeds_step_two():
     missing, unexpected = step2.load_state_dict(step1.state_dict(), strict=False)
     assert unexpected == [] and missing
     assert {k.rsplit('.', 1)[1] for k in missing} <= {'scale', 'u', 'prev_grad'}
+
+
+def test_distillation_teacher_loads_its_checkpoint(tmp_path):
+    """The `_kd` config's teacher: its ``checkpoint`` (an MMEngine checkpoint of the real
+    classifier) is what the frozen teacher computes with, not its random initialisation."""
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    teacher_cfg = dict(type='BinaryImageClassifier', num_classes=4,
+                       backbone=dict(type='BiResNet', depth=18, out_indices=(3, ),
+                                     conv_cfg=dict(type='Conv2d')))
+    torch.manual_seed(1)
+    trained_teacher = MODELS.build(teacher_cfg)
+    torch.save({'state_dict': trained_teacher.state_dict(), 'meta': {}}, tmp_path / 'teacher.pth')
+    torch.manual_seed(2)  # another initialisation: the weights must come from the file
+    student = MODELS.build(dict(
+        type='BinaryImageClassifier', num_classes=4, ce_weight=0.0,
+        backbone=dict(type='BiResNet', depth=18, out_indices=(3, )),
+        teacher=dict(teacher_cfg, checkpoint=str(tmp_path / 'teacher.pth'))))
+    saved = trained_teacher.state_dict()
+    for key, value in student.teacher.state_dict().items():
+        assert torch.equal(value, saved[key]), key
+    x = torch.randn(2, 3, 32, 32)
+    trained_teacher.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(student.teacher.logits(x), trained_teacher.logits(x))

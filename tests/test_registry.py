@@ -93,14 +93,18 @@ def test_amp_wrapper_composes_the_handoff_with_mmengine_amp():
     assert RBOAmpOptimWrapper.step is RBOGradientHandoff.step
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='AmpOptimWrapper needs CUDA')
-def test_amp_wrapper_stores_unscaled_gradient_on_gpu():
+def amp_step_stores_unscaled_gradient(device, scaler=None):
+    """One AMP step of an RBO conv with a static loss scale of 1024: the stored previous
+    gradient is the one the optimizer stepped with, unscaled (as large as the fp32
+    gradient of the same loss, not 1024x)."""
     from rbonn_det.engine import RBOAmpOptimWrapper
     torch.manual_seed(0)
-    conv = RBOConv(3, 4, 3, padding=1).cuda()
+    conv = RBOConv(3, 4, 3, padding=1).to(device)
     wrapper = RBOAmpOptimWrapper(optimizer=torch.optim.SGD(conv.parameters(), lr=0.0),
                                  loss_scale=1024.0)
-    x = torch.randn(2, 3, 6, 6, device='cuda')
+    if scaler is not None:
+        wrapper.loss_scaler = scaler
+    x = torch.randn(2, 3, 6, 6, device=device)
     with wrapper.optim_context(conv):
         loss = conv(x).float().pow(2).mean()
     seen = {}
@@ -113,10 +117,24 @@ def test_amp_wrapper_stores_unscaled_gradient_on_gpu():
     wrapper.optimizer.zero_grad = spy
     wrapper.update_params(loss)
     assert torch.equal(conv.prev_grad, seen['grad'])
-    # unscaled: same size as the fp32 gradient of the same loss (not 1024x)
     stored = conv.prev_grad.clone()
     conv.reset_recurrent_state()  # same forward as the AMP step had
     conv.zero_grad()
     conv(x).pow(2).mean().backward()
     ratio = (stored.norm() / conv.weight.grad.norm()).item()
     assert 0.9 < ratio < 1.1, ratio
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='AmpOptimWrapper needs CUDA')
+def test_amp_wrapper_stores_unscaled_gradient_on_gpu():
+    amp_step_stores_unscaled_gradient('cuda')
+
+
+def test_amp_wrapper_stores_unscaled_gradient_cpu_twin(monkeypatch):
+    """The GPU test's check on the CPU (CI has no GPU): MMEngine's AmpOptimWrapper refuses
+    a machine without CUDA at construction, so that check is bypassed, its scaler is
+    torch's CPU GradScaler and its autocast MMEngine's CPU one (bfloat16). Shows the
+    hand-off takes the gradient after unscaling, not the CUDA kernels."""
+    import mmengine.optim.optimizer.amp_optimizer_wrapper as amp
+    monkeypatch.setattr(amp, 'is_cuda_available', lambda: True)
+    amp_step_stores_unscaled_gradient('cpu', torch.amp.GradScaler('cpu', init_scale=1024.0))

@@ -1,9 +1,10 @@
 """RBOStatsHook writes RBONN's state to the log at the logger interval."""
+import pytest
 import torch
 from mmengine.hooks import Hook
 
+import _reference as reference
 from _tiny import make_runner
-from rbonn_det.binary import bilinear_term, drelu_mask
 
 
 def test_stats_hook_logs_the_rbo_state(tmp_path):
@@ -14,13 +15,15 @@ def test_stats_hook_logs_the_rbo_state(tmp_path):
     expect = dict(
         alpha_mean=conv.scale.abs().mean().item(),
         u_mean=conv.u.mean().item(),
-        backtracked_frac=drelu_mask(conv.scale.abs(), conv.weight, 0.6).mean().item(),
-        bilinear_term=bilinear_term(conv.weight, conv.scale.abs(), 0.02, 1e-4).item())
+        backtracked_frac=reference.paper_mask(conv.scale.abs(), conv.weight).mean().item(),
+        # G = lam/2 * ||W - alpha * beta * sign(W)||^2, by hand
+        bilinear_term=(0.5 * 1e-4 * (conv.weight - conv.scale.abs() * 0.02 * reference.sign(
+            conv.weight)).pow(2).sum()).item())
     for key, value in expect.items():
         buf = hub.get_scalar(f'train/rbo/{key}')
         # logged every iteration here (logger interval 1): 4 iterations
         assert len(buf.data[0]) == 4
-        assert buf.current() == torch.tensor(value).item(), key
+        assert buf.current() == pytest.approx(value, rel=1e-5, abs=0), key
     assert hub.get_scalar('train/rbo/nonfinite_prev_grads').current() == 0
     log = (tmp_path / runner.timestamp / f'{runner.timestamp}.log').read_text()
     assert 'rbo/alpha_mean' in log and 'rbo/backtracked_frac' in log

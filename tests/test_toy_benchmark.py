@@ -71,20 +71,27 @@ def test_validation_without_detections_counts_as_zero(tmp_path):
 
 
 def test_parallel_runs_keep_plan_order_and_report_every_failure(monkeypatch):
+    """No timing in it: with 4 jobs all four runs meet at a barrier (so they run at once),
+    and the seed-0 runs finish only after both seed-1 runs did (later runs finish first)."""
     import threading
-    import time
     bench = load_tool('tools/analysis/toy_benchmark.py')
-    state = dict(running=0, peak=0, envs=[])
+    state = dict(envs=[], ordered=False)
     lock = threading.Lock()
+    all_running = threading.Barrier(4, timeout=120)
+    seed1_done, seed1_count = threading.Event(), [0]
 
     def fake_run_one(method, seed, options, run_dir, env=None):
         with lock:
-            state['running'] += 1
-            state['peak'] = max(state['peak'], state['running'])
             state['envs'].append(env)
-        time.sleep(0.2 if seed == 0 else 0.05)  # later runs finish first
-        with lock:
-            state['running'] -= 1
+        if state['ordered']:
+            all_running.wait()  # BrokenBarrierError unless 4 run at the same time
+            if seed == 0:
+                assert seed1_done.wait(120), 'the seed-1 runs never finished'
+            else:
+                with lock:
+                    seed1_count[0] += 1
+                    if seed1_count[0] == 2:
+                        seed1_done.set()
         if method == 'bad':
             raise bench.RunFailed(f'bad seed {seed} failed')
         return dict(method=method, seed=seed)
@@ -92,9 +99,11 @@ def test_parallel_runs_keep_plan_order_and_report_every_failure(monkeypatch):
     monkeypatch.setattr(bench, 'run_one', fake_run_one)
     monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
     plan = [(m, s, [], None) for s in (0, 1) for m in ('a', 'b')]
+    state['ordered'] = True
     runs = bench.run_all(plan, jobs=4)
+    state['ordered'] = False
     assert [(r['method'], r['seed']) for r in runs] == [('a', 0), ('b', 0), ('a', 1), ('b', 1)]
-    assert state['peak'] == 4
+    assert seed1_done.is_set()
     assert all(e['OMP_NUM_THREADS'] == str(max(1, __import__('os').cpu_count() // 4))
                for e in state['envs'])
     state['envs'].clear()
