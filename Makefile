@@ -1,6 +1,7 @@
 # The two commands of the README: `make demo` and `make test`. Both set up first.
 PY := .venv/bin/python
 TOY := data/toy
+TOY_CLS := data/toy_cls
 DEMO_CFG := configs/toy/rbonn_faster_rcnn_toy.py
 DEMO_DIR := work_dirs/demo
 
@@ -16,8 +17,8 @@ toy-data: setup
 
 # Classification crops of the toy set, for the backbone-pretraining config.
 toy-cls-data: toy-data
-	@if [ -d data/toy_cls ]; then echo "[toy-cls] data/toy_cls exists"; \
-	else $(PY) tools/misc/make_toy_cls_dataset.py --det-root $(TOY) --out data/toy_cls; fi
+	@if [ -d $(TOY_CLS) ]; then echo "[toy-cls] $(TOY_CLS) exists"; \
+	else $(PY) tools/misc/make_toy_cls_dataset.py --det-root $(TOY) --out $(TOY_CLS); fi
 
 toy-data-force: setup
 	$(PY) tools/misc/make_toy_dataset.py --out $(TOY) --force

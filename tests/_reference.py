@@ -85,7 +85,8 @@ def paper_mask(alpha, weight, tau=TAU, cut_shift=0):
     co = len(alpha)
     l1 = weight.detach().reshape(co, -1).abs().sum(1).tolist()
     cut = int(co * tau) + cut_shift
-    small_scale = [r >= cut for r in _ascending_ranks([1.0 / a for a in alpha])]
+    inverse = [1.0 / a if a else float('inf') for a in alpha]  # 1/alpha; alpha = |s| = 0: +inf
+    small_scale = [r >= cut for r in _ascending_ranks(inverse)]
     large_l1 = [r >= cut for r in _ascending_ranks(l1)]
     mask = [float(s and not big) for s, big in zip(small_scale, large_l1)]
     return torch.tensor(mask, dtype=weight.dtype).view(co, 1, 1, 1)

@@ -96,3 +96,28 @@ def test_a_packed_model_counts_as_the_trained_one():
     x = torch.randn(1, 3, 64, 64)
     assert (complexity_by_part(packed, lambda: packed.backbone(x)) ==
             complexity_by_part(model, lambda: model.backbone(x)))
+
+
+def test_tool_takes_a_training_or_a_packed_checkpoint(tmp_path):
+    """--checkpoint (docs/deploy.md): a training checkpoint and the packed file made from
+    it load into the model counted, and count the same; a checkpoint of another network
+    is refused (strict load)."""
+    from mmengine.config import Config
+
+    from rbonn_det.apis import build_model, pack_checkpoint
+    config = 'configs/toy/rbonn_faster_rcnn_toy.py'
+    torch.manual_seed(0)
+    model = build_model(Config.fromfile(str(ROOT / config)))
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, tmp_path / 'train.pth')
+    pack_checkpoint(str(ROOT / config), str(tmp_path / 'train.pth'), str(tmp_path / 'packed.pth'))
+    torch.save({'state_dict': {'backbone.conv1.weight': torch.zeros(1)}}, tmp_path / 'other.pth')
+
+    def run(checkpoint):
+        return subprocess.run([sys.executable, 'tools/analysis/complexity.py', config, '--shape',
+                               '64', '96', '--checkpoint', str(tmp_path / checkpoint)], cwd=ROOT,
+                              capture_output=True, text=True)
+
+    trained, packed = run('train.pth'), run('packed.pth')
+    assert trained.returncode == 0 and packed.returncode == 0, trained.stderr + packed.stderr
+    assert 'roi_head' in trained.stdout and trained.stdout == packed.stdout
+    assert run('other.pth').returncode != 0

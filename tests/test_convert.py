@@ -105,6 +105,25 @@ def test_detector_backbone_round_trip(tmp_path):
                if hasattr(m, 'prev_grad'))
 
 
+def test_cli_depth_option_checks_the_detected_depth(tmp_path):
+    """--depth (docs/pretrained.md): the depth the file must have; a ResNet-34 file
+    asked for as 18 stops with one line and writes nothing, as 34 it converts."""
+    src, dst = tmp_path / 'r34.pth.tar', tmp_path / 'out.pth'
+    torch.save({'state_dict': released_checkpoint(depth=34)}, src)
+
+    def convert(depth):
+        return subprocess.run([sys.executable, 'tools/model_converters/rbonn_cls_to_det.py',
+                               str(src), str(dst), '--depth', depth], cwd=ROOT,
+                              capture_output=True, text=True)
+
+    proc = convert('18')
+    assert proc.returncode != 0 and not dst.exists()
+    assert len(proc.stderr.strip().splitlines()) == 1 and 'is a ResNet-34' in proc.stderr
+    proc = convert('34')
+    assert proc.returncode == 0, proc.stderr
+    assert 'BiResNet depth 34' in proc.stdout and dst.is_file()
+
+
 @pytest.mark.parametrize('case', ['truncated', 'layout', 'depth', 'shape'])
 def test_bad_inputs_fail_clearly_and_write_nothing(tmp_path, case):
     src, dst = tmp_path / 'src.pth', tmp_path / 'dst.pth'

@@ -1,14 +1,17 @@
-"""Every command written in README.md and docs/*.md is run here, or at least
-parsed by the tool's own argument parser and built (config loaded with its
---cfg-options, model built), so documented commands cannot rot.
+"""Every command written in README.md and docs/*.md is run here, or parsed by the
+tool's own argument parser and built (config loaded with its --cfg-options, model
+built) with a stated reason why it is not run, so documented commands cannot rot.
 
 Commands are the lines of the docs' code blocks that start with ``python``,
 ``bash``, ``make``, ``torchrun``, ``srun``, ``pip`` (after ``VAR=value`` prefixes), with
 ``\\`` continuations joined and ``# comments`` dropped. Placeholders (``CONFIG``,
 ``CKPT``, ...) and optional ``[...]`` parts of usage lines are filled from
 PLACEHOLDERS; an unknown placeholder fails the test, so a new kind of command
-gets a value here. Commands in RUN are run as written in a toy workspace
-(a small toy set in data/toy, a detector checkpoint where the docs name one).
+gets a value here. In a toy workspace (a small toy set in data/toy, a detector
+checkpoint where the docs name one): commands in RUN run as written; the tools of
+QUICK run with a few flags appended (one step, tiny sizes: the same code path); every
+other tool command must match a PARSE_ONLY reason (a GPU, several machines, a real data
+set, hours of training), else the test fails: a new command is run or says why not.
 """
 import argparse
 import re
@@ -50,6 +53,33 @@ RUN = {
     'python tools/test.py configs/toy/rbonn_faster_rcnn_toy.py packed.pth --bit-kernels',
     'python tools/deploy/export_onnx.py configs/toy/rbonn_faster_rcnn_toy.py packed.pth toy.onnx',
 }
+# run in the toy workspace with these flags appended (argparse keeps a repeated flag's last
+# value): the documented command's code path at tiny sizes / one step
+QUICK = {
+    'tools/analysis/benchmark_rbo.py': ['--steps', '1', '--warmup', '0', '--batch', '1',
+                                        '--size', '32'],
+    'tools/analysis/benchmark_train_step.py': ['--steps', '1', '--warmup', '0', '--batch', '1',
+                                               '--size', '128', '96'],
+    'tools/analysis/benchmark_bitconv.py': ['--steps', '1', '--warmup', '0'],
+    'tools/analysis/benchmark_eval.py': ['--steps', '1', '--warmup', '0'],
+    'tools/analysis/complexity.py': [],
+    'tools/analysis/param_report.py': [],
+    'tools/misc/make_toy_dataset.py': ['--num-train', '2', '--num-test', '1'],
+}
+# the documented commands that are parsed and built, not run, and why (first match)
+PARSE_ONLY = [
+    (r'--device cuda|--amp\b|RBONN_DEVICE=cuda|TORCH_CUDA_ARCH_LIST', 'needs a GPU'),
+    (r'--compile', 'compiles with inductor, minutes on 2 cores (the compiled paths: '
+                   'test_rbo_step_cost.py, test_gpu_session.py)'),
+    (r'dist_train|dist_test|torchrun|srun', 'several processes or machines (a 2-process run: '
+                                             'test_distributed.py)'),
+    (r'build_mmcv', 'builds mmcv (make setup does; its decisions: test_install.py)'),
+    (r'toy_benchmark\.py(?!.* --list-methods)', 'trains every method x seeds (its parts: '
+                                                 'test_toy_benchmark.py, test_gpu_session.py)'),
+    (r'tools/(train|test)\.py', 'a training or test on a real data set, or a usage line (the '
+                                'shipped configs through both tools: test_user_journeys.py; '
+                                'resume: test_resume.py; the toy configs: test_toy_training.py)'),
+]
 # shell wrappers: the Python tool they start and which of their arguments it gets
 WRAPPERS = {'tools/dist_train.sh': ('tools/train.py', lambda a: a[:1] + a[2:]),
             'tools/dist_test.sh': ('tools/test.py', lambda a: a[:2] + a[3:])}
@@ -220,7 +250,37 @@ def test_documented_command(doc, command, workspace):
         return
     args = parse_with_tool(script, argv)
     if script in ('tools/train.py', 'tools/test.py'):
-        assert build_model(args) is not None
+        from rbonn_det.binary import binary_layers
+        model = build_model(args)
+        # the config's own detector, 1-bit where the config says (baselines: real twins)
+        real = 'real' in Path(args.config).stem
+        assert type(model).__name__ in ('FasterRCNN', 'SingleStageDetector', 'SSD',
+                                        'BinaryImageClassifier'), type(model)
+        assert real or binary_layers(model), f'{doc}: {command}: no 1-bit layer'
+    if script in QUICK and not parse_only_reason(' '.join(words)):
+        run_quick(doc, command, workspace, script, words)
+    else:
+        assert parse_only_reason(' '.join(words)), f'{doc}: {command}: parsed only; run it (RUN, ' \
+            'QUICK) or say why not (PARSE_ONLY)'
+
+
+def parse_only_reason(text):
+    return next((reason for pattern, reason in PARSE_ONLY if re.search(pattern, text)), None)
+
+
+_QUICK_DONE = set()
+
+
+def run_quick(doc, command, workspace, script, words):
+    argv = [*words[words.index(script) + 1:], *QUICK[script]]
+    if (script, *argv) in _QUICK_DONE:  # the same command documented twice
+        return
+    proc = subprocess.run([sys.executable, script, *argv], cwd=workspace, capture_output=True,
+                          text=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f'{doc}: {command} (+ {QUICK[script]})\n{out[-3000:]}'
+    assert 'Traceback' not in out and proc.stdout.strip(), f'{doc}: {command}\n{out[-2000:]}'
+    _QUICK_DONE.add((script, *argv))
 
 
 def check_pip_install(doc, command, words):

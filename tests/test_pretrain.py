@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import rbonn_det.registry  # noqa: F401  (registration)
-from rbonn_det.datasets import make_toy_cls_dataset
+from rbonn_det.datasets import TOY_CLASSES, make_toy_cls_dataset
 from rbonn_det.apis.convert import convert_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +29,26 @@ def test_crops_are_class_folders(cls_root, toy_root):
     files = list((cls_root / 'train').rglob('*.png'))
     assert len(files) == n
     assert sorted(p.name for p in (cls_root / 'train').iterdir()) == ['circle', 'square', 'star', 'triangle']
+
+
+def test_make_toy_cls_data_writes_the_crops(toy_root, tmp_path):
+    """`make toy-cls-data` (docs/pretrained.md), with its paths pointed at test data and the
+    setup prerequisite taken as done (-o setup): the crops of every box, by class."""
+    out = tmp_path / 'toy_cls'
+    proc = subprocess.run(['make', '-o', 'setup', 'toy-cls-data', f'PY={sys.executable}',
+                           f'TOY={toy_root}', f'TOY_CLS={out}'], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f'[toy] {toy_root} exists' in proc.stdout  # the toy-data step found the set
+    assert sorted(p.name for p in (out / 'train').iterdir()) == sorted(TOY_CLASSES)
+    import json
+    boxes = len(json.loads((toy_root / 'coco/annotations/instances_train.json').read_text())[
+        'annotations'])
+    assert len(list((out / 'train').rglob('*.png'))) == boxes
+    again = subprocess.run(['make', '-o', 'setup', 'toy-cls-data', f'PY={sys.executable}',
+                            f'TOY={toy_root}', f'TOY_CLS={out}'], cwd=ROOT, capture_output=True,
+                           text=True)
+    assert again.returncode == 0 and f'[toy-cls] {out} exists' in again.stdout
 
 
 def test_pretrain_one_epoch_then_convert(cls_root, tmp_path):
@@ -110,6 +130,8 @@ def test_distillation_teacher_loads_its_checkpoint(tmp_path):
     for key, value in student.teacher.state_dict().items():
         assert torch.equal(value, saved[key]), key
     x = torch.randn(2, 3, 32, 32)
+    student.train()  # as the runner does: the teacher stays in evaluation mode
+    assert not student.teacher.training
     trained_teacher.eval()
     with torch.no_grad():
         torch.testing.assert_close(student.teacher.logits(x), trained_teacher.logits(x))

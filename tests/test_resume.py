@@ -77,27 +77,51 @@ def train(work_dir, data, max_epochs, *flags):
 
 
 def test_train_py_resume_is_exact(tmp_path):
-    """4 toy images, batch 2: 2 iterations per epoch; k = 1 epoch, n = 2 epochs
-    (RandomFlip and the RPN / RoI samplers draw random numbers throughout). Both
-    runs validate after every epoch: in the uninterrupted run that validation
-    falls between the checkpoint and epoch 2, and must not change training."""
+    """4 toy images, batch 2: 2 iterations per epoch. The uninterrupted run trains 3
+    epochs; the other 1, resumes from its epoch-1 file (--resume PATH) to 2, then from
+    the latest checkpoint of its work dir (--resume without a path) to 3 (RandomFlip and
+    the RPN / RoI samplers draw random numbers throughout). Both validate after every
+    epoch: in the uninterrupted run that validation falls between the checkpoints and
+    the next epochs, and must not change training."""
     data = tmp_path / 'toy'
     make_toy_dataset(data, seed=0, num_train=4, num_test=2, log=lambda *_: None)
     full, part = tmp_path / 'full', tmp_path / 'part'
-    train(full, data, 2)
+    train(full, data, 3)
     train(part, data, 1)
     out = train(part, data, 2, '--resume', str(part / 'epoch_1.pth'))
     assert 'resumed epoch: 1, iter: 2' in out and 'random generators restored' in out
+    out = train(part, data, 3, '--resume')  # auto: the work dir's last_checkpoint
+    assert 'resumed epoch: 2, iter: 4' in out and 'random generators restored' in out
 
     losses_full, losses_part = losses(full), losses(part)
-    assert sorted(losses_full) == sorted(losses_part) == [1, 2, 3, 4]
+    assert sorted(losses_full) == sorted(losses_part) == [1, 2, 3, 4, 5, 6]
     assert losses_full == losses_part  # every loss term, every iteration, exactly
 
-    a = torch.load(full / 'epoch_2.pth', weights_only=True)
-    b = torch.load(part / 'epoch_2.pth', weights_only=True)
+    a = torch.load(full / 'epoch_3.pth', weights_only=True)
+    b = torch.load(part / 'epoch_3.pth', weights_only=True)
     prev_grads = [k for k in a['state_dict'] if k.endswith('prev_grad')]
     assert len(prev_grads) > 10 and all(torch.count_nonzero(a['state_dict'][k]) for k in prev_grads)
     for key, value in a['state_dict'].items():
         assert torch.equal(value, b['state_dict'][key]), key
     for sa, sb in zip(a['optimizer']['state'].values(), b['optimizer']['state'].values()):
         assert torch.equal(sa['momentum_buffer'], sb['momentum_buffer'])
+
+
+def test_train_py_auto_scale_lr_scales_by_the_batch(tmp_path):
+    """--auto-scale-lr: MMEngine scales the config's lr by (processes x batch) /
+    auto_scale_lr.base_batch_size; the first iteration's logged lr is that times the
+    warm-up's start factor (without the flag: the config's lr times it)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(ROOT / CONFIG))
+    data = tmp_path / 'toy'
+    make_toy_dataset(data, seed=0, num_train=2, num_test=1, log=lambda *_: None)
+    out = train(tmp_path / 'work', data, 1, '--auto-scale-lr')
+    ratio = cfg.train_dataloader.batch_size / cfg.auto_scale_lr.base_batch_size
+    assert ratio != 1 and f'Scaling the original LR by {ratio}' in out
+    rows = [json.loads(line) for log in (tmp_path / 'work').glob('*/vis_data/scalars.json')
+            for line in log.read_text().splitlines()]
+    first = next(r for r in rows if r.get('step') == 1 and 'lr' in r)
+    warmup = cfg.param_scheduler[0]
+    assert warmup.type == 'LinearLR' and warmup.begin == 0
+    assert first['lr'] == pytest.approx(cfg.optim_wrapper.optimizer.lr * ratio *
+                                        warmup.start_factor, rel=1e-6)

@@ -103,9 +103,37 @@ def test_shipped_config_trains_validates_and_tests(workspace, config):
                 assert torch.equal(trained[f'backbone.{key}'], value), key
         assert not torch.equal(trained['backbone.layer4.0.binary_conv.weight'],
                                pretrained['layer4.0.binary_conv.weight'])  # trained
-    test_out = run(['tools/test.py', config, str(ckpt.relative_to(workspace)),
+    dets = workspace / 'work_dirs' / f'{name}_dets.pkl'
+    test_out = run(['tools/test.py', config, str(ckpt.relative_to(workspace)), '--out', str(dets),
                     '--cfg-options', score], cwd=workspace)
     metric_values(test_out, metrics)
+    assert_predictions_are_the_checkpoints(workspace, config, ckpt, score, dets)
+
+
+def assert_predictions_are_the_checkpoints(workspace, config, ckpt, score, dets):
+    """tools/test.py evaluated the checkpoint it was given: its dumped detections of the
+    first test image are those of mmdet's own inference API with that checkpoint (a model
+    of the config's random initialisation scores and places its boxes otherwise)."""
+    import pickle
+
+    from mmdet.apis import inference_detector, init_detector
+    from mmengine.config import Config
+    with open(dets, 'rb') as f:
+        first = pickle.load(f)[0]
+    cfg = Config.fromfile(str(workspace / config))
+    key, value = score.split('=')
+    cfg.merge_from_dict({key: float(value)})
+    cwd = os.getcwd()
+    try:
+        os.chdir(workspace)
+        model = init_detector(cfg, str(ckpt), device='cpu')
+        ours = inference_detector(model, first['img_path']).pred_instances
+    finally:
+        os.chdir(cwd)
+    tested = first['pred_instances']
+    assert len(tested['scores']) > 0 and len(ours.scores) == len(tested['scores'])
+    torch.testing.assert_close(ours.scores, tested['scores'], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(ours.bboxes, tested['bboxes'], rtol=1e-4, atol=1e-2)
 
 
 def test_without_the_pretrained_backbone_training_refuses_to_start(workspace, tmp_path):
