@@ -430,4 +430,4 @@ def test_eval_weight_cache_follows_every_parameter_change():
     # with autograd or in training, the weight is always recomputed (gradients flow)
     y = conv(x)
     y.sum().backward()
-    assert conv.weight.grad is not None and conv.scale.grad is not None
+    assert conv.weight.grad.abs().sum() > 0 and conv.scale.grad.abs().sum() > 0

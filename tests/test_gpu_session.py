@@ -8,9 +8,14 @@ import re
 import subprocess
 import tarfile
 
+import pytest
+
 from _tools import ROOT
 
 
+# a developer script (CI has no GPU): make test-all, or before a device session
+# `pytest -m slow tests/test_gpu_session.py`
+@pytest.mark.slow
 def test_gpu_session_dry_run_on_cpu(tmp_path):
     # NO_TIME_LIMITS: no step timeouts and the toy step whatever the budget says, so the
     # outcome does not depend on this machine's speed

@@ -89,7 +89,7 @@ def test_distillation_loss_is_kl_to_the_teacher():
     expect = F.kl_div(model.logits(x).log_softmax(1), t, reduction='batchmean')
     torch.testing.assert_close(losses['loss_kd'], expect)
     losses['loss_kd'].backward()
-    assert model.backbone.conv1.weight.grad is not None
+    assert model.backbone.conv1.weight.grad.abs().sum() > 0  # the student learns from it
 
 
 def test_two_step_recipe_step_one_feeds_step_two():

@@ -333,6 +333,7 @@ def test_compiled_training_step_matches_eager():
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.slow  # the float64 test above checks the compiled step in CI
 def test_compiled_fp32_step_matches_eager_gradients():
     """The issue's setting (fp32, CPU): from the same state a compiled RBO step gives
     the eager loss and gradients to float tolerance (with stored previous gradients,

@@ -15,7 +15,7 @@ CONV = 'rbonn_det/binary/conv.py'
 WRAPPER = 'rbonn_det/engine/optim_wrapper.py'
 EQUIVALENCE = 'tests/test_rbo_optim.py::test_mmengine_training_equals_released_loop'
 RECURRENT_UNIT = 'tests/test_binary_ops.py::test_recurrent_step_and_u_gradient'
-TOY_TRAINING = 'tests/test_toy_training.py::test_short_training_beats_untrained'
+TOY_TRAINING = 'tests/test_toy_training.py::test_short_training_detects_and_beats_untrained'
 
 MUTATIONS = [
     # ---------------------------------------------- the audit's five (issue: tests that fail)
@@ -122,7 +122,8 @@ MUTATIONS = [
          bug='the stored gradient is taken before clipping (not the one the step used)',
          edits=[(WRAPPER, '        super().step(**kwargs)\n        self._store_prev_grads()\n',
                  '        self._store_prev_grads()\n        super().step(**kwargs)\n')],
-         probes=[['tests/test_rbo_optim.py::test_prev_grad_is_the_stepped_gradient']]),
+         probes=[['tests/test_rbo_optim.py::test_prev_grad_is_the_stepped_gradient'],
+                 ['tests/test_registry.py::test_amp_wrapper_stores_unscaled_gradient_cpu_twin']]),
     dict(name='u-full-learning-rate', fast=True,
          bug='u trains at the base learning rate (not 0.1x)',
          edits=[('rbonn_det/engine/optim_constructor.py', 'rbo_u_lr_mult=0.1,',
@@ -139,6 +140,12 @@ MUTATIONS = [
          edits=[('rbonn_det/engine/hooks.py', 'alphas.mean(), us.mean(), masks.mean(), term',
                  'alphas.mean(), us.mean(), 1 - masks.mean(), term')],
          probes=[['tests/test_stats_hook.py::test_stats_hook_logs_the_rbo_state']]),
+    dict(name='ssd-head-cannot-predict',
+         bug="the SSD head without the patch for mmdet 3.3.0's prediction path",
+         edits=[('rbonn_det/models/dense_heads/patched_ssd_head.py',
+                 '        self.loss_cls = None', '        pass')],
+         probes=[['tests/test_toy_configs.py::test_toy_config_trains_and_validates_through_the_tools'
+                  '[configs/toy/rbonn_ssd300_toy.py]']]),
     # ---------------------------------------------------------------- deploy
     dict(name='pack-bit-order', fast=True,
          bug='packed checkpoints store bits LSB first (not numpy.packbits order)',
