@@ -307,3 +307,17 @@ def test_parameter_groups_are_logged_in_one_line():
     assert [r for r in records if r.startswith('RBO parameter groups')] == [
         "RBO parameter groups: 25 u with lr_mult=0.1, decay_mult=0.0; other parameters at the "
         "optimizer's lr and weight decay (100 per-parameter lines not shown)"]
+
+
+def test_rbo_groups_without_paramwise_cfg_are_the_released_ones():
+    """The constructor alone (no paramwise_cfg): u at 0.1x the lr without weight decay,
+    the released code's group; everything else at the optimizer's own."""
+    model = make_model()
+    wrapper = build_optim_wrapper(model, dict(
+        type='RBOOptimWrapper', constructor='RBOOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.5, momentum=0.9, weight_decay=0.01)))
+    by_param = {id(p): g for g in wrapper.optimizer.param_groups for p in g['params']}
+    for name, p in model.named_parameters():
+        group = by_param[id(p)]
+        expect = (0.05, 0.0) if name.endswith('.u') else (0.5, 0.01)
+        assert (group['lr'], group['weight_decay']) == pytest.approx(expect), name

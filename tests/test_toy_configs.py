@@ -32,10 +32,10 @@ def metrics(output):
     return dict(re.findall(r'(coco/\w+): (-?[0-9.]+)', lines[-1]))
 
 
-def run_config(config, data, work):
+def run_config(config, data_options, work):
     env = dict(os.environ, OMP_NUM_THREADS='1')
     cmd = [sys.executable, 'tools/train.py', config, '--work-dir', str(work), '--cfg-options',
-           *toy_cfg_options(data), 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+           *data_options, 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
            'default_hooks.logger.interval=1', 'randomness.seed=0']
     train = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     result = dict(train=train, test=None)
@@ -43,18 +43,26 @@ def run_config(config, data, work):
         ckpt = (work / 'last_checkpoint').read_text().strip()
         result['test'] = subprocess.run(
             [sys.executable, 'tools/test.py', config, ckpt, '--work-dir', str(work / 'test'),
-             '--cfg-options', *toy_cfg_options(data)], cwd=ROOT, env=env, capture_output=True,
+             '--cfg-options', *data_options], cwd=ROOT, env=env, capture_output=True,
             text=True)
     return result
 
 
 @pytest.fixture(scope='module')
-def runs(tmp_path_factory):
+def runs(request, tmp_path_factory):
+    """The runs of the configs this session selected (all, or those named by -k / node
+    id), two at a time."""
+    selected = [c for c in CONFIGS if any(
+        getattr(item, 'callspec', None) and item.callspec.params.get('config') == c
+        and item.module.__name__ == __name__ for item in request.session.items)]
     root = tmp_path_factory.mktemp('toy_configs')
     data = root / 'toy'
     make_toy_dataset(data, seed=0, num_train=2, num_test=2, log=lambda *_: None)
+    # the options here: mmengine's Config.fromfile is not safe in threads
+    options = {c: toy_cfg_options(data, ROOT / c) for c in selected}
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {c: pool.submit(run_config, c, data, root / Path(c).stem) for c in CONFIGS}
+        futures = {c: pool.submit(run_config, c, options[c], root / Path(c).stem)
+                   for c in selected}
     return {c: f.result() for c, f in futures.items()}
 
 
