@@ -257,3 +257,22 @@ def test_nvcc_wheels_are_refused_for_cuda_12_with_the_fix(tmp_path, monkeypatch)
     with pytest.raises(build.BuildError, match='split per component: install the CUDA 12.1'):
         build.toolkit_from_wheels('12.1')
     assert not any(tmp_path.iterdir())  # nothing fetched
+
+
+def test_compat_rows_find_their_python_past_a_pyenv_shim(tmp_path):
+    """test_compat.sh on a fresh machine: a `python3.10` on PATH that does not run (pyenv's
+    shim of a version not selected) is passed over for pyenv's own 3.10."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    shim = bin_dir / 'python3.10'
+    shim.write_text('#!/bin/sh\necho "pyenv: python3.10: command not found" >&2\nexit 127\n')
+    pyenv = bin_dir / 'pyenv'
+    pyenv.write_text('#!/bin/sh\ncase "$1" in versions) printf "3.9.18\\n3.10.13\\n3.11.7\\n";; '
+                     f'root) echo {tmp_path}/pyenv;; esac\n')
+    for script in (shim, pyenv):
+        script.chmod(0o755)
+    function = re.search(r'^find_python\(\) \{.*?^\}', (ROOT / 'tools/install/test_compat.sh')
+                         .read_text(), re.S | re.M).group(0)
+    proc = subprocess.run(['bash', '-c', f'{function}\nfind_python 3.10'], capture_output=True,
+                          text=True, env=dict(os.environ, PATH=f'{bin_dir}:/usr/bin:/bin'))
+    assert proc.stdout.strip() == f'{tmp_path}/pyenv/versions/3.10.13/bin/python3.10', proc

@@ -217,6 +217,12 @@ MUTATIONS = [
          edits=[('requirements/runtime.txt', 'numpy\n', 'numpy\ntorch==2.13.0\n')],
          probes=[['tests/test_install.py::'
                   'test_pip_install_e_changes_nothing_of_an_environment_that_has_the_stack']]),
+    dict(name='compat-takes-a-dead-shim', fast=True,
+         bug="test_compat.sh takes pyenv's shim of an unselected Python (fresh machines fail)",
+         edits=[('tools/install/test_compat.sh',
+                 "if \"python$1\" -c '' >/dev/null 2>&1; then command -v \"python$1\"; return; fi",
+                 'command -v "python$1" 2>/dev/null && return')],
+         probes=[['tests/test_install.py::test_compat_rows_find_their_python_past_a_pyenv_shim']]),
     dict(name='stack-global-unread', fast=True,
          bug='the torch < 2.5 loader does not see protocol-4 globals (STACK_GLOBAL)',
          edits=[('rbonn_det/utils/torch_compat.py', "found.append('.'.join(strings[-2:]))",

@@ -27,8 +27,9 @@ rows() { grep -v '^\s*#' "$MATRIX" | grep -v '^\s*$'; }
 names=("$@")
 [ ${#names[@]} -gt 0 ] || mapfile -t names < <(rows | awk '{print $1}')
 
-find_python() {  # python3.X on PATH, else pyenv's newest 3.X
-    command -v "python$1" 2>/dev/null && return
+find_python() {  # python3.X on PATH (one that runs: a pyenv shim of an unselected version
+    # does not), else pyenv's newest 3.X
+    if "python$1" -c '' >/dev/null 2>&1; then command -v "python$1"; return; fi
     local v; v=$(pyenv versions --bare 2>/dev/null | grep "^$1\." | sort -V | tail -n1)
     [ -n "$v" ] && echo "$(pyenv root)/versions/$v/bin/python$1"
 }
