@@ -20,10 +20,6 @@ def float64_default():
     torch.set_default_dtype(previous)
 
 
-def spec_sign(x):
-    return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
-
-
 def test_binary_sign_maps_zero_to_plus_one():
     x = torch.tensor([-2.0, -0.0, 0.0, 1e-30, 3.0])
     assert binary_sign(x).tolist() == [-1.0, 1.0, 1.0, 1.0, 1.0]
@@ -51,7 +47,7 @@ def test_rbo_forward_is_conv_of_signs_exactly():
     x = torch.randn(2, 3, 7, 7)
     x[0, 0, :2, :2] = 0.0  # exact zeros binarize to +1
     alpha = conv.scale.abs()
-    expected = F.conv2d(spec_sign(x), alpha * 0.02 * spec_sign(conv.weight), padding=1)
+    expected = F.conv2d(reference.sign(x), alpha * 0.02 * reference.sign(conv.weight), padding=1)
     for mode in (True, False):  # train (no previous gradient yet) and eval
         conv.train(mode)
         assert torch.equal(conv(x), expected)
@@ -64,9 +60,9 @@ def test_bilinear_backward_matches_spec_formulas():
     alpha = torch.rand(5, 1, 1, 1).add(0.1).requires_grad_()
     g = torch.randn(5, 4, 3, 3)
     wb = bilinear_binarize(w, alpha, beta, lam)
-    assert torch.equal(wb, alpha * beta * spec_sign(w))
+    assert torch.equal(wb, alpha * beta * reference.sign(w))
     wb.backward(g)
-    b = beta * spec_sign(w.detach())
+    b = beta * reference.sign(w.detach())
     res = w.detach() - b * alpha.detach()
     dw = g * alpha.detach() + lam * res
     dalpha = (g * w.detach()).sum((1, 2, 3), keepdim=True) - lam * (res * b).sum((1, 2, 3),
@@ -83,7 +79,7 @@ def test_bilinear_lambda_terms_alone_with_zero_upstream_gradient():
     bilinear_binarize(w, alpha, beta, lam).backward(torch.zeros(3, 2, 3, 3))
     # exactly the gradients of G = lam/2 ||W - alpha*beta*sign(W)||^2
     w2, a2 = w.detach().clone().requires_grad_(), alpha.detach().clone().requires_grad_()
-    (0.5 * lam * (w2 - a2 * beta * spec_sign(w2.detach())).pow(2).sum()).backward()
+    (0.5 * lam * (w2 - a2 * beta * reference.sign(w2.detach())).pow(2).sum()).backward()
     torch.testing.assert_close(w.grad, w2.grad, rtol=1e-12, atol=1e-15)
     torch.testing.assert_close(alpha.grad, a2.grad, rtol=1e-12, atol=1e-15)
     assert w.grad.abs().sum() > 0 and alpha.grad.abs().sum() > 0
@@ -98,10 +94,10 @@ def test_scale_gradient_through_abs():
     g = torch.randn_like(out)
     out.backward(g)
     # dL/dW_b by autograd of conv2d, then the spec's dalpha, then ds = dalpha*sign(s)
-    wb = (conv.scale.abs() * 0.02 * spec_sign(conv.weight)).detach().requires_grad_()
-    F.conv2d(spec_sign(x), wb, padding=1).backward(g)
+    wb = (conv.scale.abs() * 0.02 * reference.sign(conv.weight)).detach().requires_grad_()
+    F.conv2d(reference.sign(x), wb, padding=1).backward(g)
     w = conv.weight.detach()
-    b = 0.02 * spec_sign(w)
+    b = 0.02 * reference.sign(w)
     res = w - b * conv.scale.abs().detach()
     dalpha = (wb.grad * w).sum((1, 2, 3), keepdim=True) - 1e-4 * (res * b).sum(
         (1, 2, 3), keepdim=True)
@@ -140,13 +136,14 @@ def test_recurrent_step_and_u_gradient():
     w_eff = conv.weight.detach() - conv.u.detach() * mask * conv.prev_grad
     x = torch.randn(2, 3, 6, 6)
     out = conv(x)
-    expected = F.conv2d(spec_sign(x), conv.scale.abs() * 0.02 * spec_sign(w_eff), padding=1)
+    expected = F.conv2d(reference.sign(x), conv.scale.abs() * 0.02 * reference.sign(w_eff),
+                        padding=1)
     assert torch.equal(out, expected)
     out.pow(2).sum().backward()
     # g = dL/dW_b by autograd of the plain conv; then the spec's formulas with W_eff for W:
     # dL/dW = dL/dW_eff = g * alpha + lam * (W_eff - W_b); dL/du = -sum(dL/dW_eff * M * G_prev)
-    wb = (conv.scale.abs() * 0.02 * spec_sign(w_eff)).detach().requires_grad_()
-    F.conv2d(spec_sign(x), wb, padding=1).pow(2).sum().backward()
+    wb = (conv.scale.abs() * 0.02 * reference.sign(w_eff)).detach().requires_grad_()
+    F.conv2d(reference.sign(x), wb, padding=1).pow(2).sum().backward()
     dw = wb.grad * conv.scale.abs().detach() + 1e-4 * (w_eff - wb.detach())
     torch.testing.assert_close(conv.weight.grad, dw, rtol=1e-12, atol=1e-15)
     du = -(dw * mask * conv.prev_grad).sum((1, 2, 3), keepdim=True)
@@ -254,18 +251,8 @@ def test_unknown_quantizer_is_a_clear_error():
 
 # ---------------------------------------------------------------- baselines
 # Transcriptions of the released training rules (written here from their
-# descriptions in docs/method.md "Baselines"), each step as the released code does it.
-def released_bireal_activation(x):
-    """Bi-Real / ReActNet BinaryActivation: sign forward, piecewise-polynomial
-    surrogate through the detach trick."""
-    out_forward = torch.sign(x)
-    mask1, mask2, mask3 = x < -1, x < 0, x < 1
-    out1 = (-1) * mask1.type(x.dtype) + (x * x + 2 * x) * (1 - mask1.type(x.dtype))
-    out2 = out1 * mask2.type(x.dtype) + (-x * x + 2 * x) * (1 - mask2.type(x.dtype))
-    out3 = out2 * mask3.type(x.dtype) + 1 * (1 - mask3.type(x.dtype))
-    return out_forward.detach() - out3.detach() + out3
-
-
+# descriptions in docs/method.md "Baselines"), each step as the released code does it
+# (their activation, Bi-Real's BinaryActivation: tests/_reference.py).
 def released_hard_binary_conv(x, real_weights, padding):
     """Bi-Real / ReActNet HardBinaryConv."""
     scaling_factor = real_weights.abs().mean(dim=3, keepdim=True).mean(dim=2, keepdim=True)
@@ -288,7 +275,7 @@ def test_bireal_and_reactnet_follow_released_hard_binary_conv(cls):
     ref_x = x.detach().clone().requires_grad_()
     g = torch.randn(2, 3, 6, 6)
     conv(x).backward(g)
-    ref = released_hard_binary_conv(released_bireal_activation(ref_x), ref_w, padding=1)
+    ref = released_hard_binary_conv(reference.bireal_activation(ref_x), ref_w, padding=1)
     ref.backward(g)
     torch.testing.assert_close(conv(x), ref)
     torch.testing.assert_close(conv.weight.grad, ref_w.grad)  # g * 1{|W|<=1}, no alpha
@@ -380,10 +367,11 @@ def test_real_weight_quantizer_is_step_one_of_the_recipe():
     conv = BinaryConv2d(4, 3, 3, padding=1, weight_quantizer='real')
     assert not is_binary_layer(conv)
     x = torch.randn(1, 4, 5, 5)
-    torch.testing.assert_close(conv(x), F.conv2d(spec_sign(x), conv.weight, conv.bias, padding=1))
+    torch.testing.assert_close(conv(x), F.conv2d(reference.sign(x), conv.weight, conv.bias,
+                                                 padding=1))
     conv(x).sum().backward()
     w = conv.weight.detach().clone().requires_grad_()
-    F.conv2d(spec_sign(x), w, conv.bias.detach(), padding=1).sum().backward()
+    F.conv2d(reference.sign(x), w, conv.bias.detach(), padding=1).sum().backward()
     torch.testing.assert_close(conv.weight.grad, w.grad)
 
 

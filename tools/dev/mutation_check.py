@@ -50,20 +50,25 @@ def fresh_copy(dest: Path) -> Path:
     return dest
 
 
-def apply_edits(copy: Path, edits) -> list:
-    """Apply (path, old, new) edits; returns the problems (empty: all applied)."""
-    problems = []
+def apply_edits(root: Path, edits, write: bool = True) -> list:
+    """Apply (path, old, new) edits to the files under ``root``, in order (``write=False``:
+    only check that they would apply); returns the problems (empty: all applied)."""
+    problems, texts = [], {}
     for path, old, new in edits:
-        file = copy / path
-        if not file.is_file():
+        file = root / path
+        if path not in texts:
+            texts[path] = file.read_text() if file.is_file() else None
+        if texts[path] is None:
             problems.append(f'{path}: no such file')
             continue
-        text = file.read_text()
-        count = text.count(old)
+        count = texts[path].count(old)
         if count != 1:
             problems.append(f'{path}: {old.strip()[:60]!r} found {count} times (expected 1)')
             continue
-        file.write_text(text.replace(old, new))
+        texts[path] = texts[path].replace(old, new)
+    if write and not problems:
+        for path, text in texts.items():
+            (root / path).write_text(text)
     return problems
 
 
@@ -122,15 +127,7 @@ def main():
                 print(f"    probe {' '.join(probe)}")
         return
     if args.edits_only:
-        stale = {m['name']: [] for m in chosen}
-        for m in chosen:
-            text = {}
-            for path, old, _ in m['edits']:
-                file = ROOT / path
-                text.setdefault(path, file.read_text() if file.is_file() else '')
-                if text[path].count(old) != 1:
-                    stale[m['name']].append(f'{path}: {old.strip()[:60]!r} found '
-                                            f'{text[path].count(old)} times')
+        stale = {m['name']: apply_edits(ROOT, m['edits'], write=False) for m in chosen}
         for name, problems in stale.items():
             print(f"{'STALE' if problems else 'ok':5s}   {name}" +
                   (': ' + '; '.join(problems) if problems else ''))
