@@ -1,6 +1,8 @@
 # 1-bit RBONN Faster R-CNN R18-FPN on VOC07+12 trainval x3, tested on VOC07 test
 # (VOCMetric, 11-point and area mAP). As in the family's recipe: the x3 RepeatDataset of
-# mmdet's VOC base, 12 epochs, steps at 8 and 11 (schedules/rbonn_1x.py).
+# mmdet's VOC base, 12 epochs, steps at 8 and 11 (schedules/rbonn_1x.py). VOCStyleDataset:
+# mmdet's VOCDataset that also reads other tools' XML and names other classes right
+# (rbonn_det/datasets/voc_style.py; the same annotations for VOC itself).
 _base_ = [
     '_base_/models/rbonn_faster_rcnn_r18_fpn.py',
     'mmdet::_base_/datasets/voc0712.py',
@@ -19,7 +21,7 @@ train_pipeline = [
     dict(type='PackDetInputs')
 ]
 voc_trainval = [
-    dict(type='VOCDataset', data_root='data/VOCdevkit/',
+    dict(type='VOCStyleDataset', data_root='data/VOCdevkit/',
          ann_file=f'{year}/ImageSets/Main/trainval.txt',
          data_prefix=dict(sub_data_root=f'{year}/'),
          filter_cfg=dict(filter_empty_gt=True, min_size=32, bbox_min_size=32),
@@ -28,6 +30,8 @@ voc_trainval = [
 train_dataloader = dict(
     batch_size=4,
     dataset=dict(dataset=dict(datasets=voc_trainval)))
+val_dataloader = dict(dataset=dict(type='VOCStyleDataset'))
+test_dataloader = val_dataloader
 
 # both VOC conventions: 11-point (VOC07) and area (VOC2010+) mAP
 val_evaluator = [

@@ -6,3 +6,11 @@ model = dict(backbone={{_base_.binary_ssd_backbone}}, neck={{_base_.binary_ssd_n
              bbox_head={{_base_.patched_ssd_head}})
 optim_wrapper = {{_base_.rbo_optim_wrapper}}
 custom_hooks = {{_base_.rbo_ssd_custom_hooks}}
+
+# VOCStyleDataset: mmdet's VOCDataset that also reads other tools' XML and names other
+# classes right (rbonn_det/datasets/voc_style.py; the same annotations for VOC itself)
+train_dataloader = dict(dataset=dict(dataset=dict(datasets=[
+    dict(_base_.train_dataloader.dataset.dataset.datasets[i], type='VOCStyleDataset')
+    for i in range(2)])))
+val_dataloader = dict(dataset=dict(type='VOCStyleDataset'))
+test_dataloader = val_dataloader

@@ -15,6 +15,7 @@ def register_all_modules() -> None:
     modules that register themselves; install safe checkpoint loading. Idempotent."""
     prerequisites.check_prerequisites()  # before mmdet imports mmcv.ops with its own errors
     from . import classification, engine, models  # noqa: F401  (registration on import)
+    from .datasets import voc_style  # noqa: F401
     safe_checkpoint_loading.install()
 
 

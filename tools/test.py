@@ -2,9 +2,9 @@
 
 CHECKPOINT: a training checkpoint or a packed one (tools/deploy/pack.py).
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
-                         [--show-dir DIR] [--bit-kernels] [--cfg-options k=v ...]
-                         [--launcher pytorch]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--data-root DIR]
+                         [--out results.pkl] [--show-dir DIR] [--bit-kernels]
+                         [--cfg-options k=v ...] [--launcher pytorch]
 """
 import os.path as osp
 import sys
@@ -36,7 +36,8 @@ def main():
     if args.show_dir:
         vis = cfg.default_hooks.visualization
         vis.draw, vis.test_out_dir = True, osp.abspath(args.show_dir)
-    check_or_exit('test.py', cfg, train=False, checkpoint=args.checkpoint)
+    check_or_exit('test.py', cfg, train=False, checkpoint=args.checkpoint,
+                  checkpoint_fits=not packed)
     if args.bit_kernels and not packed:
         sys.exit('test.py: error: --bit-kernels needs a packed checkpoint; write one with '
                  'tools/deploy/pack.py CONFIG CHECKPOINT OUT')

@@ -1,7 +1,7 @@
 """Train a detector with MMEngine's Runner (mmdet's tools/train.py flags).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-                                 [--cfg-options k=v ...] [--launcher pytorch]
+    python tools/train.py CONFIG [--work-dir DIR] [--data-root DIR] [--resume [CKPT]]
+                                 [--amp] [--cfg-options k=v ...] [--launcher pytorch]
 """
 import sys
 

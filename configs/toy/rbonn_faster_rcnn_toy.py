@@ -10,7 +10,11 @@ model = dict(
     train_cfg={{_base_.toy_train_cfg}},
     test_cfg={{_base_.toy_test_cfg}})
 
-# the toy data (./_base_/toy_faster_rcnn.py), merged into the COCO config's loaders
+# the toy data (./_base_/toy_faster_rcnn.py), merged into the COCO config's loaders; the
+# top-level variables say what the loaders use (the start-up checks compare them)
+data_root = {{_base_.toy_data_root}}
+train_pipeline = {{_base_.toy_train_pipeline}}
+test_pipeline = {{_base_.toy_test_pipeline}}
 train_dataloader = {{_base_.toy_train_dataloader}}
 val_dataloader = {{_base_.toy_val_dataloader}}
 test_dataloader = val_dataloader

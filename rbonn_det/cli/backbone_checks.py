@@ -59,22 +59,35 @@ def check_backbone_fits(backbone_cfg: dict, path: str, prefix: str = None) -> No
     """
     from mmdet.registry import MODELS
     backbone = MODELS.build(dict(backbone_cfg, init_cfg=None))
-    state = _state_dict_of(path, prefix)
-    where = f'backbone checkpoint {path!r} does not fit model.backbone ({backbone_cfg["type"]})'
-    shapes = {k: tuple(v.shape) for k, v in backbone.state_dict().items()}
+    problems = state_dict_problems(backbone, _state_dict_of(path, prefix))
+    if problems:
+        where = f'backbone checkpoint {path!r} does not fit model.backbone ({backbone_cfg["type"]})'
+        raise ValueError(f'{where}: tensors {"; ".join(problems)}; a checkpoint for another '
+                         f'depth or conv type, or a whole detector? convert it to a backbone '
+                         f'file: `python tools/model_converters/rbonn_cls_to_det.py {path} '
+                         f'{_backbone_path(path)}` and use that (docs/pretrained.md)')
+
+
+def _backbone_path(path: str) -> str:
+    stem, ext = osp.splitext(path)
+    return f'{stem}_backbone{ext or ".pth"}'
+
+
+def state_dict_problems(module, state: dict) -> list:
+    """What keeps ``state`` from loading into ``module``: missing, unexpected and
+    mis-shaped tensors (count and first names each); training state a module may
+    lack (RBOConv's prev_grad) is not missing."""
+    shapes = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     wrong = {k: tuple(v.shape) for k, v in state.items()
              if k in shapes and tuple(v.shape) != shapes[k]}
     # load_state_dict knows which tensors may be absent (RBOConv's prev_grad)
-    missing, unexpected = backbone.load_state_dict(
+    missing, unexpected = module.load_state_dict(
         {k: v for k, v in state.items() if k not in wrong}, strict=False)
     missing = [k for k in missing if k not in wrong]
     mismatched = [f'{k} {shape} vs {shapes[k]}' for k, shape in wrong.items()]
-    problems = [f'{len(keys)} {what} (first: {", ".join(keys[:3])})'
-                for what, keys in (('missing', missing), ('unexpected', unexpected),
-                                   ('of another shape', mismatched)) if keys]
-    if problems:
-        raise ValueError(f'{where}: tensors {"; ".join(problems)}; a checkpoint for another '
-                         f'depth or conv type? {_convert_hint(path)}')
+    return [f'{len(keys)} {what} (first: {", ".join(keys[:3])})'
+            for what, keys in (('missing', missing), ('unexpected', unexpected),
+                               ('of another shape', mismatched)) if keys]
 
 
 def check_backbone_start(cfg) -> None:

@@ -12,6 +12,7 @@ from .cfg_option_checks import check_cfg_options
 from ..utils.checkpoint_checks import check_checkpoint
 from ..utils.prerequisites import PrerequisiteError, check_cuda_ops
 from .config_checks import check_config
+from .variable_checks import assigned_variables, check_top_level_variables, set_data_root
 
 
 def common_parser(description: str) -> argparse.ArgumentParser:
@@ -20,6 +21,10 @@ def common_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
+    parser.add_argument('--data-root', metavar='DIR',
+                        help='read every data set of the config (train, val, test; the '
+                             'evaluators\' annotation files too) from DIR instead of the '
+                             'config\'s data root')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -54,10 +59,13 @@ def parse(parser: argparse.ArgumentParser) -> argparse.Namespace:
 
 
 def load_config(args) -> Config:
-    """Config from file + --cfg-options + launcher + work_dir (default work_dirs/NAME).
+    """Config from file + --cfg-options + --data-root + launcher + work_dir (default
+    work_dirs/NAME).
 
-    A --cfg-options key the config does not have ends the tool with one line
-    (:mod:`rbonn_det.cli.cfg_option_checks`).
+    A --cfg-options key the config does not have, or a top-level ``data_root`` /
+    ``train_pipeline`` / ``test_pipeline`` of the config file that its data sets do not
+    use, ends the tool with one line (:mod:`rbonn_det.cli.cfg_option_checks`,
+    :mod:`rbonn_det.cli.variable_checks`).
     """
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -66,6 +74,13 @@ def load_config(args) -> Config:
             cfg.merge_from_dict(check_cfg_options(cfg, args.cfg_options))
         except ValueError as e:  # before anything is written
             sys.exit(f'{osp.basename(sys.argv[0])}: error: {e}')
+    options = {k.lstrip('+'): v for k, v in (args.cfg_options or {}).items()}
+    try:
+        if getattr(args, 'data_root', None):
+            set_data_root(cfg, args.data_root)
+        check_top_level_variables(cfg, assigned_variables(args.config) | set(options), options)
+    except ValueError as e:  # before anything is written
+        sys.exit(f'{osp.basename(sys.argv[0])}: error: {e}')
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
@@ -116,17 +131,29 @@ def finish_distributed() -> None:
         dist.destroy_process_group()
 
 
-def check_or_exit(tool: str, cfg: Config, train: bool, checkpoint: str = None) -> None:
-    """Start-up checks; a failure ends the tool with one line, nothing written.
+def check_or_exit(tool: str, cfg: Config, train: bool, checkpoint: str = None,
+                  checkpoint_fits: bool = False) -> None:
+    """Start-up checks; a failure ends the tool with one line, nothing written;
+    warnings are printed one line each (stderr) and the run goes on.
 
     The costly data-file checks (parse annotations, find images) run on rank 0
     only: its exit stops the other ranks through torchrun / Slurm.
+
+    Args:
+        checkpoint_fits (bool): also check that ``checkpoint`` (a training checkpoint)
+            fits the config's model: tools/test.py (a fine-tuning ``load_from`` in
+            training may differ in its head on purpose).
     """
     rank0 = int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0))) == 0
     try:
         check_cuda_ops()  # a GPU run needs mmcv's CUDA ops
         for path in {checkpoint, cfg.get('load_from')} - {None}:
             check_checkpoint(path)
-        check_config(cfg, train=train, data_files=rank0)
+        warnings = check_config(cfg, train=train, data_files=rank0)
+        if checkpoint_fits and checkpoint and '://' not in checkpoint:
+            from .model_checks import check_detector_checkpoint
+            check_detector_checkpoint(cfg, checkpoint)
     except (FileNotFoundError, ValueError, PrerequisiteError) as e:
         sys.exit(f'{tool}: error: {e}')
+    for warning in warnings:
+        print(f'{tool}: warning: {warning}', file=sys.stderr, flush=True)
