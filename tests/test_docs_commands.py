@@ -82,6 +82,9 @@ PARSE_ONLY = [
     (r'build_mmcv', 'builds mmcv (make setup does; its decisions: test_install.py)'),
     (r'toy_benchmark\.py(?!.* --list-methods)', 'trains every method x seeds (its parts: '
                                                  'test_toy_benchmark.py, test_gpu_session.py)'),
+    (r'configs/custom/|work_dirs/faster_rcnn_(voc|coco)_style', 'run as written (one epoch) by '
+                                                               'test_own_data.py, on own data in '
+                                                               'both layouts'),
     (r'tools/(train|test)\.py', 'a training or test on a real data set, or a usage line (the '
                                 'shipped configs through both tools: test_user_journeys.py; '
                                 'resume: test_resume.py; the toy detectors: test_toy_training.py, '

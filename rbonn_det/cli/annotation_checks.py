@@ -66,7 +66,8 @@ def check_classes(name: str, classes: Tuple[str, ...], anns: List[Annotations], 
     extra = sorted(n for n in counts if n not in classes)
     where = f'{name}: '
     if absent and (train or len(absent) == len(classes)):
-        hints = [f'{c!r} -> {_similar(c, extra)!r}' for c in absent if _similar(c, extra)]
+        names = set(extra) | {c for a in anns for c in (a.categories or ()) if c not in classes}
+        hints = [f'{c!r} -> {_similar(c, names)!r}' for c in absent if _similar(c, names)]
         cause = (f'the config sets no classes, so {dataset_type}\'s default {len(classes)} '
                  'are used; set metainfo=dict(classes=(...)) on the data sets'
                  if not classes_set else
@@ -75,8 +76,9 @@ def check_classes(name: str, classes: Tuple[str, ...], anns: List[Annotations], 
                  + (f': {", ".join(hints)}?' if hints else ''))
         raise ValueError(
             f'{where}{len(absent)} of the config\'s {len(classes)} classes have no box in '
-            f'{files}: {_listed(absent)}; the annotations have {len(counts)} classes, '
-            f'{len(extra)} of them not in the config ({_listed(extra)}); {cause} '
+            f'{files}: {_listed(absent)}; the annotations have boxes of {len(counts)} '
+            f'classes ({_listed(sorted(counts))})'
+            + (f', {len(extra)} of them not in the config' if extra else '') + f'; {cause} '
             f'({CUSTOM_DATA_HELP})')
     warnings = []
     if absent:
