@@ -209,6 +209,21 @@ def test_a_class_name_in_another_case_stops_the_run_with_the_near_name(own, tmp_
     assert not (tmp_path / 'work_dirs').exists()
 
 
+def test_a_class_without_boxes_and_no_near_name_is_a_warning(own):
+    """A rare class, or a small sample of a large set: said, not refused."""
+    classes = OWN_CLASSES + ('Kite', )
+    cfg = template(VOC_TEMPLATE, {'model.roi_head.bbox_head.num_classes': len(classes)})
+    set_data_root(cfg, str(own / 'data' / 'my_voc'))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.metainfo = dict(classes=classes)
+    warnings = check_config(cfg)
+    assert any(w.startswith("train_dataloader: 1 of the 5 classes have no box in") and
+               "'Kite' (they cannot be learned)" in w for w in warnings), warnings
+    assert any(w.startswith('val_dataloader: ') and 'their AP is not measured' in w
+               for w in warnings), warnings
+    assert not any(w.startswith('test_dataloader') for w in warnings)  # the same set: once
+
+
 def test_no_classes_set_names_the_default_classes(own):
     cfg = template(VOC_TEMPLATE, {'model.roi_head.bbox_head.num_classes': 20})
     set_data_root(cfg, str(own / 'data' / 'my_voc'))

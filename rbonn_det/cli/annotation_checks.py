@@ -45,11 +45,17 @@ def check_classes(name: str, classes: Tuple[str, ...], anns: List[Annotations], 
                   classes_set: bool, dataset_type: str) -> List[str]:
     """The config's classes against the boxes of one dataloader's annotation files.
 
+    A class without boxes stops the run when it is a mistake: every class of the config
+    lacks boxes (no classes set, or the wrong file), or the annotations have a near name
+    the config leaves out (``'tree'`` / ``'Tree'``), or (COCO) the file has no such
+    category (mmdet would number the classes wrongly). Otherwise (a rare class, a small
+    sample of a large set) it is a warning.
+
     Args:
         name (str): the dataloader's config key.
         classes (tuple): the data set's classes (metainfo, or its type's default).
         anns (list): the Annotations of the dataloader's leaf data sets.
-        train (bool): a training set (every class needs boxes) or val / test (some).
+        train (bool): a training set or a val / test one (for the warning's words).
         classes_set (bool): whether the config sets ``metainfo.classes``.
         dataset_type (str): the leaf data sets' type, for the message.
 
@@ -57,23 +63,26 @@ def check_classes(name: str, classes: Tuple[str, ...], anns: List[Annotations], 
         list[str]: warning lines.
 
     Raises:
-        ValueError: config classes without boxes (train: any; val / test: all), or COCO
-            classes in another order than the file's categories.
+        ValueError: the mistakes above, or COCO classes in another order than the file's
+            categories.
     """
     counts = Counter(box[0] for ann in anns for _, _, boxes in ann.images for box in boxes)
     files = ', '.join(repr(a.path) for a in anns)
     absent = [c for c in classes if not counts[c]]
     extra = sorted(n for n in counts if n not in classes)
+    names = set(extra) | {c for a in anns for c in (a.categories or ()) if c not in classes}
+    near = {c: _similar(c, names) for c in absent if _similar(c, names)}
+    no_category = [c for c in absent for a in anns
+                   if a.categories is not None and c not in a.categories]
     where = f'{name}: '
-    if absent and (train or len(absent) == len(classes)):
-        names = set(extra) | {c for a in anns for c in (a.categories or ()) if c not in classes}
-        hints = [f'{c!r} -> {_similar(c, names)!r}' for c in absent if _similar(c, names)]
+    if absent and (len(absent) == len(classes) or near or no_category):
         cause = (f'the config sets no classes, so {dataset_type}\'s default {len(classes)} '
                  'are used; set metainfo=dict(classes=(...)) on the data sets'
                  if not classes_set else
                  'fix the names in metainfo=dict(classes=(...)) (they must match the '
                  'annotations exactly, case included)'
-                 + (f': {", ".join(hints)}?' if hints else ''))
+                 + (': ' + ', '.join(f'{c!r} -> {n!r}' for c, n in near.items()) + '?'
+                    if near else ''))
         raise ValueError(
             f'{where}{len(absent)} of the config\'s {len(classes)} classes have no box in '
             f'{files}: {_listed(absent)}; the annotations have boxes of {len(counts)} '
@@ -82,14 +91,15 @@ def check_classes(name: str, classes: Tuple[str, ...], anns: List[Annotations], 
             f'({CUSTOM_DATA_HELP})')
     warnings = []
     if absent:
+        effect = 'they cannot be learned' if train else 'their AP is not measured'
         warnings.append(f'{where}{len(absent)} of the {len(classes)} classes have no box in '
-                        f'{files}: {_listed(absent)} (their AP is not measured)')
+                        f'{files}: {_listed(absent)} ({effect})')
     if extra:
         n = sum(counts[e] for e in extra)
         warnings.append(f'{where}{n} boxes of {len(extra)} annotation classes not in the '
                         f'config are not used: {_listed(extra)}')
     for ann in anns:
-        if ann.categories is None or absent:
+        if ann.categories is None:
             continue
         file_order = tuple(c for c in ann.categories if c in classes)
         if file_order != tuple(classes):

@@ -64,33 +64,40 @@ def check_config(cfg, train: bool = True, data_files: bool = True) -> List[str]:
     if train and not cfg.get('val_cfg'):
         loaders.remove('val_dataloader')
     num_classes = _model_num_classes(cfg.model)
-    read, warnings = {}, []
+    read, compared, warnings = {}, set(), []
     for name in loaders:
         loader = cfg.get(name)
         if not loader:
             continue
         leaves = [ds for _, ds in leaf_datasets(cfg, [name])]
         for ds in leaves:
-            key = (ds.get('data_root'), ds.get('ann_file'), str(ds.get('data_prefix')))
-            if key not in read:  # test_dataloader is often val_dataloader
-                read[key] = check_dataset_files(name, ds, parse=data_files)
+            if _key(ds) not in read:  # test_dataloader is often val_dataloader
+                read[_key(ds)] = check_dataset_files(name, ds, parse=data_files)
             classes = _dataset_classes(ds)
             if num_classes is not None and classes and len(classes) != num_classes:
                 raise ValueError(
                     f'{name}: the model has num_classes={num_classes} but the data set has '
                     f'{len(classes)} classes {classes}; set the bbox head\'s num_classes '
                     f'to {len(classes)} or the dataset\'s metainfo=dict(classes=...)')
-        warnings += _check_annotations(name, leaves, read, train=name == 'train_dataloader')
+        leaf_keys = tuple(_key(ds) for ds in leaves)
+        if leaf_keys not in compared:  # test_dataloader is often val_dataloader
+            compared.add(leaf_keys)
+            warnings += _check_annotations(name, leaves, read, train=name == 'train_dataloader')
     if train:  # after the data: a missing data set is the first thing to fix
         check_backbone_start(cfg)
-    return list(dict.fromkeys(warnings))  # test_dataloader is often val_dataloader
+    return warnings
+
+
+def _key(ds) -> tuple:
+    """What identifies a leaf data set's files."""
+    return ds.get('data_root'), ds.get('ann_file'), str(ds.get('data_prefix'))
 
 
 def _check_annotations(name, leaves, read, train: bool) -> List[str]:
     """Classes and filters of one dataloader against its leaves' annotations."""
     parsed = []
     for ds in leaves:
-        ann = read[(ds.get('data_root'), ds.get('ann_file'), str(ds.get('data_prefix')))]
+        ann = read[_key(ds)]
         if ann is not None:
             parsed.append((ds, ann))
     if not parsed:
