@@ -413,3 +413,16 @@ def test_init_cfg_replaced_whole_with_delete(tmp_path):
                          "frozen_stages=-1, norm_eval=False))\n")
         init = Config.fromfile(str(child)).model.backbone.init_cfg
         assert init.type == 'Kaiming' and ('checkpoint' in init) == has_checkpoint
+
+
+def test_png_images_in_the_voc_layout_are_named_with_the_fix(own, tmp_path):
+    root = Path(shutil.copytree(own / 'data' / 'my_voc', tmp_path / 'my_voc'))
+    from PIL import Image
+    jpg = root / 'VOC2007' / 'JPEGImages' / 'trainval_0000.jpg'
+    Image.open(jpg).save(jpg.with_suffix('.png'))
+    jpg.unlink()
+    cfg = template(VOC_TEMPLATE)
+    set_data_root(cfg, str(root))
+    with pytest.raises(FileNotFoundError, match=r'trainval_0000.png is there: the VOC layout '
+                                                r'reads JPEGImages/ID.jpg only'):
+        check_config(cfg)

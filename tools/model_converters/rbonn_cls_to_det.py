@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from rbonn_det.apis import ConversionError, convert_file
+from rbonn_det.utils.safe_checkpoint_loading import install as install_safe_loading
 
 
 def format_report(report: dict) -> str:
@@ -31,6 +32,7 @@ def main():
     parser.add_argument('--depth', type=int, choices=[18, 34],
                         help='expected backbone depth (default: detected)')
     args = parser.parse_args()
+    install_safe_loading()  # tools/train.py's checkpoints (MMEngine's message hub) load safely
     try:
         report = convert_file(args.src, args.dst, args.depth)
     except ConversionError as e:
