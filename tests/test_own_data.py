@@ -349,9 +349,16 @@ def test_a_childs_data_root_or_pipeline_that_reaches_nothing_stops_the_tool(tmp_
         load(child)
     with pytest.raises(SystemExit, match=r"data_root='x/' is set at the top level"):
         load(ROOT / 'configs/rbonn_faster_rcnn_coco.py', cfg_options={'data_root': 'x/'})
-    # a data set's own key set by --cfg-options is deliberate
+    # a data set's own key set (or edited) by --cfg-options is deliberate
     load(ROOT / 'configs/rbonn_faster_rcnn_coco.py',
          cfg_options={'train_dataloader.dataset.data_root': 'x/'})
+    load(ROOT / 'configs/toy/rbonn_faster_rcnn_toy.py',
+         cfg_options={'train_dataloader.dataset.pipeline.2.scale': (96, 96)})
+    # the config MMEngine dumps into the work dir (no _base_) holds its data sets itself
+    cfg = Config.fromfile(str(ROOT / 'configs/toy/rbonn_faster_rcnn_toy.py'))
+    cfg.merge_from_dict({'train_dataloader.dataset.data_root': 'x/'})
+    cfg.dump(str(tmp_path / 'dumped.py'))
+    assert load(tmp_path / 'dumped.py').train_dataloader.dataset.data_root == 'x/'
 
 
 SHIPPED = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / 'configs').rglob('*.py')

@@ -48,15 +48,20 @@ VARIABLES = {'data_root': LOADERS, 'train_pipeline': LOADERS[:1],
 
 
 def assigned_variables(config_file: str) -> set:
-    """The VARIABLES a config file itself assigns at its top level (not its bases)."""
+    """The VARIABLES a config file that inherits (``_base_``) assigns at its top level.
+
+    A file without ``_base_`` (such as the config MMEngine dumps into a work dir) holds
+    every data set itself: what it writes there is what it means."""
     import ast
     try:
-        tree = ast.parse(open(config_file, encoding='utf-8').read(), config_file)
-    except (OSError, SyntaxError):  # Config.fromfile has read it; a .json / .yaml config
+        with open(config_file, encoding='utf-8') as f:
+            tree = ast.parse(f.read(), config_file)
+    except (OSError, SyntaxError, ValueError):  # a .json / .yaml config
         return set()
-    return {t.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
-            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
-            if isinstance(t, ast.Name) and t.id in VARIABLES}
+    names = {t.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
+             for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+             if isinstance(t, ast.Name)}
+    return names & set(VARIABLES) if '_base_' in names else set()
 
 
 def check_top_level_variables(cfg, assigned, option_keys=()) -> None:
@@ -67,7 +72,8 @@ def check_top_level_variables(cfg, assigned, option_keys=()) -> None:
         cfg (Config): the merged config.
         assigned (set): the variables the config file or --cfg-options set
             (:func:`assigned_variables`).
-        option_keys: the --cfg-options keys; a data set value set by one is deliberate.
+        option_keys: the --cfg-options keys; a data set value set or edited by one is
+            deliberate.
 
     Raises:
         ValueError: the first data set that uses something else (its config path), why,
@@ -83,8 +89,8 @@ def check_top_level_variables(cfg, assigned, option_keys=()) -> None:
         key = 'data_root' if variable == 'data_root' else 'pipeline'
         for path, ds in leaf_datasets(cfg, VARIABLES[variable]):
             dotted = f'{path}.{key}'.replace('[', '.').replace(']', '')
-            if key not in ds or dotted in options:
-                continue
+            if key not in ds or any(o == dotted or o.startswith(dotted + '.') for o in options):
+                continue  # set (or edited) by --cfg-options: deliberate
             if key == 'data_root' and not _same_root(ds[key], cfg[variable]):
                 raise ValueError(
                     f'data_root={cfg.data_root!r} is set at the top level but {path} reads '
