@@ -279,11 +279,15 @@ def test_a_filter_ignoring_many_boxes_warns(own):
     cfg = template(VOC_TEMPLATE)
     set_data_root(cfg, str(own / 'data' / 'my_voc'))
     assert not any('as ignored' in w for w in check_config(cfg))  # None: every box kept
-    cfg.train_dataloader.dataset.filter_cfg.bbox_min_size = 48
+    boxes = [i['bbox'] for k in range(2)
+             for i in voc_dataset(own, 'VOCStyleDataset').get_data_info(k)['instances']]
+    # a threshold equal to some box's shorter side: the boundary where < and <= differ
+    limit = sorted(min(x2 - x1, y2 - y1) for x1, y1, x2, y2 in boxes)[len(boxes) * 2 // 3]
+    cfg.train_dataloader.dataset.filter_cfg.bbox_min_size = limit
     warnings = check_config(cfg)
     found = [w for w in warnings if 'as ignored' in w]
     # the count is what mmdet's loading then ignores
-    ds = voc_dataset(own, 'VOCStyleDataset', filter_cfg=dict(bbox_min_size=48))
+    ds = voc_dataset(own, 'VOCStyleDataset', filter_cfg=dict(bbox_min_size=limit))
     flags = [i['ignore_flag'] for k in range(len(ds)) for i in ds.get_data_info(k)['instances']]
     assert 0.25 < sum(flags) / len(flags) < 1
     assert len(found) == 1 and f'marks {sum(flags)} of {len(flags)} boxes' in found[0], warnings
@@ -367,9 +371,18 @@ SHIPPED = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / 'configs').rglo
 
 @pytest.mark.parametrize('config', SHIPPED)
 def test_data_root_moves_every_data_set_of_every_shipped_config(config):
+    def roots(node):  # every data_root below a node, found without leaf_datasets
+        if isinstance(node, dict):
+            return [v for k, v in node.items() if k == 'data_root'] + [
+                r for v in node.values() for r in roots(v)]
+        return [r for v in node for r in roots(v)] if isinstance(node, (list, tuple)) else []
+
+    before = Config.fromfile(str(ROOT / config))
     cfg = load(ROOT / config, data_root='/mnt/elsewhere')
-    leaves = list(leaf_datasets(cfg))
-    assert leaves and {ds['data_root'] for _, ds in leaves} == {'/mnt/elsewhere/'}, leaves
+    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    found = [r for name in loaders for r in roots(cfg.get(name))]
+    assert len(found) == len([r for name in loaders for r in roots(before.get(name))]) > 0
+    assert set(found) == {'/mnt/elsewhere/'}, found
     for name in ('val_evaluator', 'test_evaluator'):
         evaluators = cfg.get(name) or []
         for ev in evaluators if isinstance(evaluators, list) else [evaluators]:
