@@ -226,3 +226,49 @@ def test_ssd_1bit_convs_get_mmdets_initialisation():
         bound = (6 / (fan_in + fan_out)) ** 0.5
         assert conv.weight.abs().max() <= bound
         assert conv.weight.std().item() == pytest.approx(bound / 3 ** 0.5, rel=0.1)
+
+
+def test_single_value_safe_bn_is_batchnorm_except_for_one_value_per_channel():
+    from rbonn_det.binary import SingleValueSafeBatchNorm2d
+    torch.manual_seed(0)
+    ours, ref = SingleValueSafeBatchNorm2d(4), torch.nn.BatchNorm2d(4)
+    for bn in (ours, ref):
+        bn.running_mean.uniform_(-1, 1, generator=torch.Generator().manual_seed(1))
+        bn.running_var.uniform_(0.5, 2, generator=torch.Generator().manual_seed(2))
+    ours.train(), ref.train()
+    for shape in ((2, 4, 1, 1), (1, 4, 3, 3)):  # several values: nn.BatchNorm2d exactly
+        x = torch.randn(shape)
+        torch.testing.assert_close(ours(x), ref(x), rtol=0, atol=0)
+        torch.testing.assert_close(ours.running_mean, ref.running_mean, rtol=0, atol=0)
+    with pytest.raises(ValueError, match='Expected more than 1 value per channel'):
+        ref(torch.randn(1, 4, 1, 1))
+    mean, var = ours.running_mean.clone(), ours.running_var.clone()
+    x = torch.randn(1, 4, 1, 1)
+    out = ours(x)  # one value per channel: the running statistics, left as they are
+    assert torch.equal(ours.running_mean, mean) and torch.equal(ours.running_var, var)
+    ref.load_state_dict(ours.state_dict())
+    torch.testing.assert_close(out, ref.eval()(x))
+
+
+@pytest.mark.parametrize('config', ['configs/toy/rbonn_ssd300_toy.py', 'configs/rbonn_ssd300_voc.py'])
+def test_1bit_ssd300_trains_on_a_batch_of_one_image(config):
+    """The last SSD300 extra level is 1x1: one image gives its BN one value per channel
+    (the last batch of an epoch, batch-1 fine-tuning). The step runs and updates."""
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    from mmengine.optim import OptimWrapper
+    cfg, model = _ssd_detector(config)
+    model.train()
+    sample = DetDataSample(metainfo=dict(img_shape=(300, 300), ori_shape=(300, 300),
+                                         pad_shape=(300, 300), scale_factor=(1.0, 1.0)))
+    sample.gt_instances = InstanceData(bboxes=torch.tensor([[30., 40., 200., 220.]]),
+                                       labels=torch.tensor([1]))
+    data = dict(inputs=[torch.randint(0, 255, (3, 300, 300), dtype=torch.uint8)],
+                data_samples=[sample])
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
+    losses = model.train_step(data, optim)
+    assert all(torch.isfinite(v).all() for v in losses.values())
+    after = model.state_dict()
+    assert not torch.equal(before['neck.extra_layers.3.1.conv.weight'],
+                           after['neck.extra_layers.3.1.conv.weight'])

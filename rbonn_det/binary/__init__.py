@@ -4,7 +4,7 @@ from .conv import (BiRealConv, BinaryConv2d, RBOConv, ReActConv, XNORConv,
                    refresh_recurrent_directions)
 from .interface import (binary_layers, has_binary_input, is_binary_layer, rbo_layers,
                         training_only_parameter_ids, training_state_buffers)
-from .layers import LearnableBias, RPReLU
+from .layers import LearnableBias, RPReLU, SingleValueSafeBatchNorm2d
 from .quantizers import (ACT_QUANTIZERS, WEIGHT_QUANTIZERS, ApproxSign, BilinearWeight,
                          BiRealWeight, RealInput, RealWeight, SignWeight, STESign, StoredBinaryWeight,
                          WeightQuantizer, XNORWeight, approx_sign, ste_sign)
@@ -14,6 +14,7 @@ from .sign import binary_sign
 
 __all__ = [
     'BinaryConv2d', 'RBOConv', 'XNORConv', 'BiRealConv', 'ReActConv', 'LearnableBias', 'RPReLU',
+    'SingleValueSafeBatchNorm2d',
     'binary_layers', 'has_binary_input', 'is_binary_layer', 'rbo_layers',
     'training_only_parameter_ids', 'training_state_buffers', 'ACT_QUANTIZERS',
     'WEIGHT_QUANTIZERS', 'ApproxSign', 'STESign', 'RealInput', 'WeightQuantizer', 'SignWeight',

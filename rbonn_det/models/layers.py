@@ -5,7 +5,7 @@ registry falls back to its root)."""
 from mmengine.registry import MODELS
 
 from ..binary import (BiRealConv, BinaryConv2d, LearnableBias, RBOConv, ReActConv, RPReLU,
-                      XNORConv)
+                      SingleValueSafeBatchNorm2d, XNORConv)
 
 MODELS.register_module('RBOConv', module=RBOConv)
 MODELS.register_module('XNORConv', module=XNORConv)
@@ -14,3 +14,5 @@ MODELS.register_module('ReActConv', module=ReActConv)
 MODELS.register_module('BinaryConv', module=BinaryConv2d)
 MODELS.register_module('LearnableBias', module=LearnableBias)
 MODELS.register_module('RPReLU', module=RPReLU)
+# a norm_cfg type (mmcv's build_norm_layer names it 'bn': the state dict keys of BN)
+MODELS.register_module('SingleValueSafeBN', module=SingleValueSafeBatchNorm2d)

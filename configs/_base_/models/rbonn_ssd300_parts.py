@@ -14,8 +14,11 @@ binary_ssd_backbone = dict(
 patched_ssd_head = dict(type='PatchedSSDHead')
 # SSDNeck's own init (Xavier on layer='Conv2d'), extended to the 1-bit convs: MMEngine
 # matches init layers by class and direct base only
+# SingleValueSafeBN: BN that trains on one image too (the last extra level is 1x1: one
+# value per channel, where BN raises; rbonn_det/binary/layers.py says why this fix)
 binary_ssd_neck = dict(
-    conv_cfg=dict(type='RBOConv'), norm_cfg=dict(type='BN'), act_cfg=dict(type='PReLU'),
+    conv_cfg=dict(type='RBOConv'), norm_cfg=dict(type='SingleValueSafeBN'),
+    act_cfg=dict(type='PReLU'),
     init_cfg=[dict(type='Xavier', distribution='uniform', layer=['Conv2d', 'BinaryConv2d']),
               dict(type='Constant', val=1, layer='BatchNorm2d')])
 # RBONN's wrapper and parameter groups (u: 0.1x lr, no decay; see
