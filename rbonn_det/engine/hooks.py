@@ -13,11 +13,11 @@ from ..binary import rbo_layers
 class RBOStatsHook(Hook):
     """Every ``interval`` training iterations, logs over all RBOConv layers:
 
-    - ``rbo/alpha_mean``: mean of alpha = |s| over all output channels;
-    - ``rbo/u_mean``: mean of u;
-    - ``rbo/backtracked_frac``: fraction of output channels the DReLU mask selects;
-    - ``rbo/bilinear_term``: sum of lam/2 * ||W - alpha*beta*sign(W)||^2;
-    - ``rbo/nonfinite_prev_grads``: gradients found NaN/Inf since the last log
+    - ``rbo_alpha_mean``: mean of alpha = |s| over all output channels;
+    - ``rbo_u_mean``: mean of u;
+    - ``rbo_backtracked_frac``: fraction of output channels the DReLU mask selects;
+    - ``rbo_bilinear_term``: sum of lam/2 * ||W - alpha*beta*sign(W)||^2;
+    - ``rbo_nonfinite_prev_grads``: gradients found NaN/Inf since the last log
       (those layers skip one recurrent step); also reported as a warning.
 
     The values go to the MessageHub, so the logger and every visualizer backend
@@ -58,11 +58,11 @@ class RBOStatsHook(Hook):
             return
         hub = runner.message_hub
         for key, value in self.compute_stats().items():
-            hub.update_scalar(f'train/rbo/{key}', value)
+            hub.update_scalar(f'train/rbo_{key}', value)
         total = getattr(runner.optim_wrapper, 'num_nonfinite_prev_grads', 0)
         new = total - self._nonfinite_seen
         self._nonfinite_seen = total
-        hub.update_scalar('train/rbo/nonfinite_prev_grads', new)
+        hub.update_scalar('train/rbo_nonfinite_prev_grads', new)
         if new:
             runner.logger.warning(
                 f'RBO: {new} non-finite layer gradient(s) in the last {self.interval} '

@@ -142,7 +142,7 @@ MUTATIONS = [
                  '        self.zero_grad(**(zero_kwargs or {}))\n', '')],
          probes=[['tests/test_nonfinite.py::test_nonfinite_loss_under_gradient_accumulation']]),
     dict(name='stats-backtracked-frac', fast=True,
-         bug='the logged rbo/backtracked_frac is the fraction of channels kept, not backtracked',
+         bug='the logged rbo_backtracked_frac is the fraction of channels kept, not backtracked',
          edits=[('rbonn_det/engine/hooks.py', 'alphas.mean(), us.mean(), masks.mean(), term',
                  'alphas.mean(), us.mean(), 1 - masks.mean(), term')],
          probes=[['tests/test_stats_hook.py::test_stats_hook_logs_the_rbo_state']]),
@@ -308,6 +308,12 @@ MUTATIONS = [
                  'self.weight, self.bias, True, self.momentum, self.eps)')],
          probes=[['tests/test_models.py::'
                   'test_single_value_safe_bn_is_batchnorm_except_for_one_value_per_channel']]),
+    dict(name='rbo-keys-with-slash', fast=True,
+         bug="mmdet's analyze_logs.py plot_curve draws empty curves (a '/' in the RBO keys)",
+         edits=[('rbonn_det/engine/hooks.py', "hub.update_scalar(f'train/rbo_{key}', value)",
+                 "hub.update_scalar(f'train/rbo/{key}', value)")],
+         probes=[['tests/test_stats_hook.py::'
+                  'test_mmdets_analyze_logs_plots_the_loss_and_the_rbo_statistics']]),
     dict(name='matrix-row-undocumented', fast=True,
          bug='a support-matrix row that docs/install.md does not list',
          edits=[('tools/install/compat_matrix.txt', '\npy3.10-torch2.1.2 ',
