@@ -111,3 +111,23 @@ def test_faster_rcnn_binary_layers_are_one_bit_and_the_rest_real():
             values = torch.unique(row)
             assert len(values) <= 2 and torch.equal(values.abs(), values.abs()[:1].expand_as(values)), name
         assert any(len(torch.unique(r)) == 2 for r in w), name
+
+
+TOY_CONFIGS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'configs' / 'toy').rglob('*.py')
+                     if '_base_' not in p.parts and 'cls' not in p.name)
+
+
+@pytest.mark.parametrize('cfg_path', TOY_CONFIGS)
+def test_toy_configs_top_level_variables_are_what_the_loaders_use(cfg_path):
+    """mmdeploy and mmdet's tools read cfg.test_pipeline; the toy configs' must be their
+    loaders' 192 / 300 px pipelines, not an inherited 1333x800 one (issue 27)."""
+    from rbonn_det.cli.variable_checks import _plain, leaf_datasets
+    cfg = Config.fromfile(str(ROOT / cfg_path))
+    for variable, loaders, key in (('test_pipeline', ['val_dataloader', 'test_dataloader'],
+                                    'pipeline'),
+                                   ('train_pipeline', ['train_dataloader'], 'pipeline'),
+                                   ('data_root', ['train_dataloader', 'val_dataloader',
+                                                  'test_dataloader'], 'data_root')):
+        assert variable in cfg, (cfg_path, variable)
+        for path, ds in leaf_datasets(cfg, loaders):
+            assert _plain(ds[key]) == _plain(cfg[variable]), (cfg_path, path)

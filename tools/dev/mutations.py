@@ -314,6 +314,12 @@ MUTATIONS = [
                  "hub.update_scalar(f'train/rbo/{key}', value)")],
          probes=[['tests/test_stats_hook.py::'
                   'test_mmdets_analyze_logs_plots_the_loss_and_the_rbo_statistics']]),
+    dict(name='toy-test-pipeline-stale', fast=True,
+         bug="the toy config's top-level test_pipeline is the inherited 1333x800 one (mmdeploy reads it)",
+         edits=[('configs/toy/rbonn_faster_rcnn_toy.py',
+                 'test_pipeline = {{_base_.toy_test_pipeline}}\n', '')],
+         probes=[['tests/test_configs.py::test_toy_configs_top_level_variables_are_what_the_'
+                  'loaders_use[configs/toy/rbonn_faster_rcnn_toy.py]']]),
     dict(name='matrix-row-undocumented', fast=True,
          bug='a support-matrix row that docs/install.md does not list',
          edits=[('tools/install/compat_matrix.txt', '\npy3.10-torch2.1.2 ',

@@ -18,6 +18,10 @@ model = dict(
     roi_head={{_base_.toy_roi_head}},
     train_cfg={{_base_.toy_train_cfg}},
     test_cfg={{_base_.toy_test_cfg}})
+# the top-level variables say what the loaders use (tools such as mmdeploy read them)
+data_root = {{_base_.toy_data_root}}
+train_pipeline = {{_base_.toy_train_pipeline}}
+test_pipeline = {{_base_.toy_test_pipeline}}
 train_dataloader = {{_base_.toy_train_dataloader}}
 val_dataloader = {{_base_.toy_val_dataloader}}
 test_dataloader = val_dataloader
