@@ -72,13 +72,15 @@ def test_pretrain_one_epoch_then_convert(cls_root, tmp_path):
 def test_distillation_loss_is_kl_to_the_teacher():
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+    from mmengine.registry import DefaultScope
     register_all_modules(init_default_scope=False)
     torch.manual_seed(0)
-    model = MODELS.build(dict(
-        type='BinaryImageClassifier', num_classes=4, ce_weight=0.0, distill_weight=1.0,
-        backbone=dict(type='BiResNet', depth=18, out_indices=(3, )),
-        teacher=dict(backbone=dict(type='BiResNet', depth=18, out_indices=(3, ),
-                                   conv_cfg=dict(type='Conv2d')))))
+    with DefaultScope.overwrite_default_scope('mmdet'):  # whatever scope a test left
+        model = MODELS.build(dict(
+            type='BinaryImageClassifier', num_classes=4, ce_weight=0.0, distill_weight=1.0,
+            backbone=dict(type='BiResNet', depth=18, out_indices=(3, )),
+            teacher=dict(backbone=dict(type='BiResNet', depth=18, out_indices=(3, ),
+                                       conv_cfg=dict(type='Conv2d')))))
     model.train()
     assert not model.teacher.training and not any(p.requires_grad for p in model.teacher.parameters())
     x, y = torch.randn(3, 3, 32, 32), [torch.tensor(i) for i in (0, 1, 2)]
