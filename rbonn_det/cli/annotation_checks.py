@@ -18,10 +18,10 @@ out, a train filter that ignores a large share of the boxes (``bbox_min_size``),
 20 names printed for other classes. Per dataloader: a class may be in VOC2007 and not in
 VOC2012.
 """
-import difflib
 from collections import Counter
 from typing import List, Sequence, Tuple
 
+from .cfg_option_checks import nearest_key
 from .data_checks import Annotations
 
 IGNORED_SHARE_WARNING = 0.25  # warn when the train filter ignores more of the boxes
@@ -29,11 +29,9 @@ CUSTOM_DATA_HELP = 'docs/custom_data.md'
 
 
 def _similar(name: str, candidates) -> str:
+    """A candidate equal to ``name`` but for case, else the nearest one (or '')."""
     lower = {c.lower(): c for c in candidates}
-    if name.lower() in lower:
-        return lower[name.lower()]
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
-    return close[0] if close else ''
+    return lower.get(name.lower()) or nearest_key(name, candidates, cutoff=0.75) or ''
 
 
 def _listed(names: Sequence[str], n: int = 6) -> str:
@@ -71,9 +69,9 @@ def check_classes(name: str, classes: Tuple[str, ...], anns: List[Annotations], 
     absent = [c for c in classes if not counts[c]]
     extra = sorted(n for n in counts if n not in classes)
     names = set(extra) | {c for a in anns for c in (a.categories or ()) if c not in classes}
-    near = {c: _similar(c, names) for c in absent if _similar(c, names)}
-    no_category = [c for c in absent for a in anns
-                   if a.categories is not None and c not in a.categories]
+    near = {c: n for c, n in ((c, _similar(c, names)) for c in absent) if n}
+    no_category = any(a.categories is not None and c not in a.categories
+                      for c in absent for a in anns)
     where = f'{name}: '
     if absent and (len(absent) == len(classes) or near or no_category):
         cause = (f'the config sets no classes, so {dataset_type}\'s default {len(classes)} '

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
-from ..datasets.voc_xml import RepairLog, VOCAnnotationError, read_voc_xml
+from ..datasets.voc_xml import RepairLog, VOCAnnotationError, image_size, read_voc_xml
 
 DATA_HELP = ('see docs/data.md for the VOC / COCO layout, or run `make toy-data` '
              'for the embedded toy set')
@@ -165,13 +165,12 @@ def check_voc_files(name: str, ann: str, sub_root: str, ann_subdir: str = 'Annot
 
 
 class _NoImage(Exception):
-    pass
+    """A <size>-less XML whose image is missing (reported with the missing images)."""
 
 
 def _size_of_present_image(path):
     if path is None:
         raise _NoImage
-    from ..datasets.voc_xml import image_size
     return image_size(path)
 
 

@@ -126,13 +126,12 @@ def set_data_root(cfg, root: str) -> None:
         ValueError: the config has no data set to move.
     """
     root = root if root.endswith('/') else root + '/'
-    old_roots = set()
-    for _, ds in leaf_datasets(cfg):
-        if ds.get('data_root'):
-            old_roots.add(ds['data_root'])
-        ds['data_root'] = root
-    if not old_roots and not any(True for _ in leaf_datasets(cfg)):
+    leaves = [ds for _, ds in leaf_datasets(cfg)]
+    if not leaves:
         raise ValueError('--data-root: the config has no train / val / test data set')
+    old_roots = {ds['data_root'] for ds in leaves if ds.get('data_root')}
+    for ds in leaves:
+        ds['data_root'] = root
     for name in EVALUATORS:
         evaluators = cfg.get(name)
         for ev in evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]:

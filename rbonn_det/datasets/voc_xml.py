@@ -136,8 +136,7 @@ def read_voc_xml(xml_path: str, image_path: str,
             for key, value in zip(COORDS, clipped):
                 box.find(key).text = repr(value)
             repairs.setdefault('clipped', []).append(f'object {i}')
-        objects.append((name.text.strip(), bool(_int_text(difficult) or 0)
-                        if difficult is not None else False, tuple(clipped)))
+        objects.append((name.text.strip(), bool(_int_text(difficult)), tuple(clipped)))
         name.text = name.text.strip()
     return VOCAnnotation(root, width, height, objects, repairs)
 
