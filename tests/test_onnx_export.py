@@ -158,5 +158,5 @@ def test_bad_requests_fail_clearly(checkpoints):
     proc = subprocess.run([sys.executable, 'tools/deploy/export_onnx.py', CONFIG, 'missing.pth',
                            str(checkpoints / 'x.onnx')], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode != 0 and "'missing.pth' does not exist" in proc.stderr
-    with pytest.raises(ValueError, match='no packed 1-bit conv'):
+    with pytest.raises(ValueError, match='no 1-bit conv in the model'):
         to_exportable(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)))

@@ -5,9 +5,11 @@ from torch import nn
 
 
 def build_model(cfg: Config) -> nn.Module:
-    """The (randomly initialised) model of ``cfg``, in the config's registry scope
-    (mmdet's by default). The config's ``custom_imports`` registered rbonn_det's
-    modules when it was loaded."""
+    """The model of ``cfg`` as constructed, in the config's registry scope (mmdet's by
+    default), for a checkpoint to be loaded into: ``init_weights()`` is not run (it
+    would load the config's pretrained backbone), so a parameter its module leaves to
+    it (mmdet's SSD ``L2Norm.weight``) holds uninitialised memory until then. The
+    config's ``custom_imports`` registered rbonn_det's modules when it was loaded."""
     from mmdet.registry import MODELS
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     return MODELS.build(cfg.model)

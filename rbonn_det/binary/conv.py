@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .quantizers import ACT_QUANTIZERS, WEIGHT_QUANTIZERS, BilinearWeight, build_quantizer
-from ..utils.torch_compat import is_compiling
+from ..utils.torch_compat import is_compiling, is_tracing, tracing_paused
 from .rbo import (StepConstants, bilinear_term, check_rbo_options,
                   compiled_recurrent_step_constants, drelu_mask, recurrent_step_constants,
                   recurrent_weight, step_constants)
@@ -86,7 +86,18 @@ class BinaryConv2d(nn.Conv2d):
         return super().train(mode)
 
     def forward(self, x):
+        if is_tracing():
+            return self._traced_forward(x)
         return self._conv_forward(self.input_quantizer(x), self._forward_weight(), self.bias)
+
+    def _traced_forward(self, x):
+        """The inference form ``torch.jit.trace`` records (ONNX export, mmengine's FLOP
+        counter): the input quantizer's plain-op sign and a conv whose weight is a
+        constant, computed with the tracer paused (the weight quantizers' autograd
+        Functions have no trace form, and inference needs only their value)."""
+        with tracing_paused(), torch.no_grad():
+            weight = self.binary_weight().detach()
+        return self._conv_forward(self.input_quantizer(x), weight, self.bias)
 
     def _forward_weight(self) -> torch.Tensor:
         """binary_weight(), computed once per weight update in evaluation.

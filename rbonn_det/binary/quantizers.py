@@ -21,6 +21,7 @@ from torch.autograd import Function
 
 from .rbo import bilinear_binarize, recurrent_bilinear_binarize
 from .sign import binary_sign
+from ..utils.torch_compat import is_tracing
 
 
 def _sign_function(name: str, surrogate, doc: str):
@@ -50,12 +51,15 @@ _STESignFunction = _sign_function(
     'sign forward; straight-through backward clipped at |x| <= 1.')
 
 
+# Under torch.jit.trace (ONNX export, FLOP counting) the forward alone, in plain ops:
+# the TorchScript ONNX pass cannot lower a Python autograd Function ("Dangling node
+# reference"), and a trace has no backward to keep.
 def approx_sign(x: torch.Tensor) -> torch.Tensor:
-    return _ApproxSignFunction.apply(x)
+    return binary_sign(x) if is_tracing() else _ApproxSignFunction.apply(x)
 
 
 def ste_sign(x: torch.Tensor) -> torch.Tensor:
-    return _STESignFunction.apply(x)
+    return binary_sign(x) if is_tracing() else _STESignFunction.apply(x)
 
 
 # ---------------------------------------------------------------- activations

@@ -8,30 +8,57 @@ exports as the float graph it is. Not exported: the RPN's proposal decoding and 
 and the RoI head (RoIAlign and per-class NMS are mmcv ops; ONNX runtimes need custom
 operators for them, as mmdeploy provides).
 
-One difference is inherent: ONNX ``Sign(0) = 0`` where the 1-bit conv binarizes 0 to
-+1, so an activation exactly 0.0 (not merely small) gives a different result.
+ONNX ``Sign(0) = 0`` where the 1-bit conv binarizes 0 to +1: the input's sign is written
+``Sign(Sign(x) + 0.5)``, +1 for x >= 0 and -1 below, so an activation of exactly 0.0 (a
+ReLU's zero, an untrained zero shift) binarizes as in PyTorch; the Conv still reads a
+``Sign``.
 
 ``onnx`` and ``onnxruntime`` are optional (``pip install -e .[deploy]``).
 """
+import math
 from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..binary import has_binary_input
+from ..binary import BinaryConv2d, has_binary_input
 from ..utils.torch_compat import onnx_export_kwargs, set_submodule
+from .bits import unpack_bits
+from .checkpoint import pack_conv
 from .packed_conv import PackedBinaryConv2d
 
 
-class SignConvScale(nn.Module):
-    """A packed 1-bit conv in exportable form: sign(x) (binary input only), a conv
-    with the +-1 weights, the per-channel scale (and bias). Same values as
-    :class:`PackedBinaryConv2d` up to fp32 rounding of where the scale is applied."""
+def binary_factors(conv: nn.Module) -> Tuple[torch.Tensor, torch.Tensor]:
+    """A 1-bit conv's evaluation weight as its two factors ``W_b = scale * signs``: the
+    +-1 signs (weight shape) and the per-channel magnitudes (Co,). Takes a packed conv
+    or a trained one (its weight as the packed checkpoint would store it).
 
-    def __init__(self, conv: PackedBinaryConv2d):
+    Raises:
+        PackedCheckpointError: a trained conv whose binary weight is not one magnitude
+            per output channel times a sign.
+    """
+    if isinstance(conv, PackedBinaryConv2d):
+        return conv.signs_and_scale()
+    if not isinstance(conv, BinaryConv2d):
+        raise TypeError(f'{type(conv).__name__} is not a 1-bit conv')
+    packed = pack_conv(conv)
+    shape = tuple(conv.weight.shape)
+    bits = unpack_bits(packed['weight_bits'], math.prod(shape)).view(shape)
+    return torch.where(bits, 1.0, -1.0), packed['weight_scale']
+
+
+class SignConvScale(nn.Module):
+    """A 1-bit conv (packed or trained) in exportable form: sign(x) (binary input
+    only), a conv with the +-1 weights, the per-channel scale (and bias). Same values
+    as the conv's evaluation forward up to fp32 rounding of where the scale is
+    applied."""
+
+    def __init__(self, conv: nn.Module):
         super().__init__()
-        signs, scale = conv.signs_and_scale()
+        signs, scale = binary_factors(conv)
+        device = conv.bias.device if conv.bias is not None else scale.device
+        signs, scale = signs.to(device), scale.to(device)
         self.register_buffer('sign_weight', signs)
         self.register_buffer('scale', scale.view(1, -1, 1, 1))
         self.register_buffer('bias', None if conv.bias is None else
@@ -41,27 +68,28 @@ class SignConvScale(nn.Module):
         self.dilation, self.groups = conv.dilation, conv.groups
 
     def forward(self, x):
-        if self.binary_input:
-            x = torch.sign(x)
+        if self.binary_input:  # sign(0) = +1, as binary_sign (ONNX Sign alone gives 0)
+            x = torch.sign(torch.sign(x) + 0.5)
         y = F.conv2d(x, self.sign_weight, None, self.stride, self.padding, self.dilation,
                      self.groups) * self.scale
         return y if self.bias is None else y + self.bias
 
 
 def to_exportable(model: nn.Module) -> List[str]:
-    """Replace every :class:`PackedBinaryConv2d` of a packed model by
-    :class:`SignConvScale` (in place).
+    """Replace every 1-bit conv of a model (packed, or trained: its evaluation weight)
+    by :class:`SignConvScale` (in place).
 
     Returns:
         list: the names of the replaced layers.
 
     Raises:
-        ValueError: the model has no packed 1-bit conv (load a packed checkpoint first).
+        ValueError: the model has no 1-bit conv.
     """
-    names = [name for name, m in model.named_modules() if isinstance(m, PackedBinaryConv2d)]
+    names = [name for name, m in model.named_modules()
+             if isinstance(m, (PackedBinaryConv2d, BinaryConv2d))]
     if not names:
-        raise ValueError('no packed 1-bit conv in the model: load it from a packed checkpoint '
-                         '(rbonn_det.deploy.load_packed / rbonn_det.apis.init_packed_detector)')
+        raise ValueError('no 1-bit conv in the model (rbonn_det.binary.BinaryConv2d or a '
+                         'packed one): nothing to export as Sign -> Conv -> scale')
     for name in names:
         set_submodule(model, name, SignConvScale(model.get_submodule(name)))
     return names

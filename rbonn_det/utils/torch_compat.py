@@ -3,6 +3,7 @@
 Imports torch only (``rbonn_det.binary`` uses it). Each helper names the torch release
 that brought the API it prefers; older releases get the fallback written beside it.
 """
+import contextlib
 import inspect
 import pickletools
 import zipfile
@@ -21,17 +22,37 @@ else:  # torch < 2.3
     is_compiling = torch._dynamo.is_compiling
 
 
+def is_tracing() -> bool:
+    """True while ``torch.jit.trace`` records (the TorchScript ONNX exporter, mmengine's
+    FLOP counter); False under torch.compile, which traces otherwise."""
+    return not is_compiling() and torch.jit.is_tracing()
+
+
+@contextlib.contextmanager
+def tracing_paused():
+    """Run a block unrecorded by ``torch.jit.trace``: what it computes enters the trace
+    as constants. torch's own tracer pauses itself so (``torch._C._get_tracing_state``
+    / ``_set_tracing_state``, private but unchanged from torch 1.x to 2.14)."""
+    state = torch._C._get_tracing_state()
+    torch._C._set_tracing_state(None)
+    try:
+        yield
+    finally:
+        torch._C._set_tracing_state(state)
+
+
 def can_allow_list_globals() -> bool:
     """torch's safe loader takes extra allowed globals (``add_safe_globals``: torch 2.4+;
     the ``(obj, 'module.name')`` spelling of a global needs torch 2.5+)."""
     return TORCH_VERSION >= (2, 5)
 
 
-def onnx_export_kwargs() -> dict:
+def onnx_export_kwargs(export=None) -> dict:
     """Extra ``torch.onnx.export`` arguments for the TorchScript exporter: torch 2.5+
     has ``dynamo`` (and later defaults it to True, which needs onnxscript); before,
-    the TorchScript exporter is the only one."""
-    params = inspect.signature(torch.onnx.export).parameters
+    the TorchScript exporter is the only one. ``export``: the function to ask, when
+    ``torch.onnx.export`` is wrapped (mmdeploy's rewriters)."""
+    params = inspect.signature(export or torch.onnx.export).parameters
     return {'dynamo': False} if 'dynamo' in params else {}
 
 
