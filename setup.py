@@ -30,6 +30,8 @@ setup(
     extras_require={
         'mim': requirements('mminstall'),  # mmcv: a prerequisite, as in OpenMMLab projects
         'deploy': requirements('deploy'),  # ONNX export (tools/deploy/export_onnx.py)
+        # whole detectors through mmdeploy; then `pip install --no-deps mmdeploy==1.3.1`
+        'mmdeploy': requirements('mmdeploy'),
         'tests': requirements('tests'),
     },
 )

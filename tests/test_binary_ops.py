@@ -419,3 +419,27 @@ def test_eval_weight_cache_follows_every_parameter_change():
     y = conv(x)
     y.sum().backward()
     assert conv.weight.grad.abs().sum() > 0 and conv.scale.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('cls', [RBOConv, ReActConv, XNORConv])
+def test_traced_1bit_conv_is_its_inference_form(cls):
+    """torch.jit.trace (the TorchScript ONNX exporter, mmengine's FLOP counter) records a
+    1-bit conv as plain ops: a sign and a conv with the binary weight as a constant, no
+    autograd Function; tracing twice in one process works (no cached constant of an
+    earlier trace: ``RuntimeError: unordered_map::at``)."""
+    torch.manual_seed(0)
+    conv = cls(8, 16, 3, padding=1).eval()
+    if isinstance(conv, RBOConv):
+        conv.prev_grad.normal_()
+    x = torch.randn(2, 8, 6, 6)
+    x[0, 0, 0, 0] = 0.0  # sign(0) = +1 in the trace too
+    with torch.no_grad():
+        expected = conv(x)
+        for _ in range(2):
+            traced = torch.jit.trace(conv, x)
+            kinds = {node.kind() for node in traced.inlined_graph.nodes()}
+            assert 'prim::PythonOp' not in kinds and 'aten::_convolution' in kinds
+            assert torch.equal(traced(x), expected)
+            # a constant weight: another input gives the eval forward's output too
+            y = torch.randn(1, 8, 5, 7)
+            assert torch.equal(traced(y), conv(y))

@@ -52,6 +52,11 @@ RUN = {
     'python tools/test.py configs/toy/rbonn_faster_rcnn_toy.py packed.pth',
     'python tools/test.py configs/toy/rbonn_faster_rcnn_toy.py packed.pth --bit-kernels',
     'python tools/deploy/export_onnx.py configs/toy/rbonn_faster_rcnn_toy.py packed.pth toy.onnx',
+    # the whole detector through mmdeploy, then its evaluation (docs/deploy.md, in order)
+    'python tools/deploy/mmdeploy_export.py configs/deploy/detection_onnxruntime_dynamic.py '
+    'configs/toy/rbonn_faster_rcnn_toy.py packed.pth --work-dir work_dirs/ort',
+    'python tools/deploy/mmdeploy_test.py configs/deploy/detection_onnxruntime_dynamic.py '
+    'configs/toy/rbonn_faster_rcnn_toy.py --model work_dirs/ort/end2end.onnx',
 }
 # run in the toy workspace with these flags appended (argparse keeps a repeated flag's last
 # value): the documented command's code path at tiny sizes / one step
@@ -290,14 +295,27 @@ def run_quick(doc, command, workspace, script, words):
 
 
 def check_pip_install(doc, command, words):
-    """``pip install ... -e .`` (docs/install.md) resolved against this environment,
-    which has the whole stack: pip would install rbonn_det alone, nothing else changes."""
-    assert words[:2] == ['pip', 'install'] and words[-2:] == ['-e', '.'], \
-        f'{doc}: {command!r}: only `pip install [flags] -e .` is documented and checked'
+    """``pip install ... -e .`` (docs/install.md; ``.[extra]`` too) resolved against this
+    environment, which has the whole stack: pip would install rbonn_det alone, nothing
+    else changes. ``pip install --no-deps mmdeploy==V`` (docs/deploy.md): V is the version
+    the rewriters are written for, the one make setup installs, and installed here."""
+    words = shlex.split(command)  # as the shell reads it: ".[extra]" is no optional part
+    if words[:3] == ['pip', 'install', '--no-deps'] and words[3].startswith('mmdeploy=='):
+        from importlib.metadata import version
+
+        from rbonn_det.deploy.mmdeploy_ext import MMDEPLOY_VERSION
+        pinned = words[3].split('==')[1]
+        embedded = (ROOT / 'requirements/embedded.txt').read_text()
+        assert pinned == MMDEPLOY_VERSION == version('mmdeploy'), f'{doc}: {command}'
+        assert f'mmdeploy=={pinned}' in embedded.split(), f'{doc}: {command}: not make setup\'s'
+        return
+    assert words[:2] == ['pip', 'install'] and words[-2] == '-e' and \
+        re.fullmatch(r'\.(\[[a-z,]+\])?', words[-1]), \
+        f'{doc}: {command!r}: only `pip install [flags] -e .[extras]` is documented and checked'
     flags = [w for w in words[2:-2] if w != '-v']
     proc = subprocess.run([sys.executable, '-m', 'pip', 'install', *flags, '--dry-run',
                            '--no-index', '--no-build-isolation', '--quiet', '--report', '-',
-                           '-e', '.'], cwd=ROOT, capture_output=True, text=True)
+                           '-e', words[-1]], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, f'{doc}: {command}\n{proc.stderr[-2000:]}'
     import json
     names = [item['metadata']['name'] for item in json.loads(proc.stdout)['install']]

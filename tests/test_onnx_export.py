@@ -160,3 +160,27 @@ def test_bad_requests_fail_clearly(checkpoints):
     assert proc.returncode != 0 and "'missing.pth' does not exist" in proc.stderr
     with pytest.raises(ValueError, match='no 1-bit conv in the model'):
         to_exportable(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)))
+
+
+def test_sign_conv_scale_binarizes_zero_as_plus_one(tmp_path):
+    """ONNX Sign(0) = 0; the exported sign is Sign(Sign(x) + 0.5), +1 at an activation
+    of exactly 0 as the 1-bit conv's (a ReLU's zeros, an untrained zero shift): the
+    file equals the PyTorch conv exactly, the Conv still reads a Sign."""
+    import onnxruntime
+    from rbonn_det.binary import RBOConv
+    from rbonn_det.deploy.onnx_export import SignConvScale
+    from rbonn_det.utils.torch_compat import onnx_export_kwargs
+    torch.manual_seed(0)
+    conv = RBOConv(4, 6, 3, padding=1).eval()
+    x = torch.randn(1, 4, 5, 5).clamp_min(0)  # half the activations exactly 0
+    path = str(tmp_path / 'conv.onnx')
+    with torch.no_grad():
+        expected = conv(x)
+        torch.onnx.export(SignConvScale(conv), (x, ), path, opset_version=17,
+                          input_names=['x'], **onnx_export_kwargs())
+    assert len(sign_conv_pairs(onnx.load(path).graph)) == 1
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    got = torch.from_numpy(session.run(None, {'x': x.numpy()})[0])
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)

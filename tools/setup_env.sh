@@ -104,6 +104,11 @@ step "installing mmdet and rbonn_det (pip install -v -e ., editable)"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" --no-build-isolation -e "$ROOT" \
     || fail "pip install -e ." "see the error above"
 
+step "mmdeploy 1.3.1: the [mmdeploy] extra's dependencies, then mmdeploy --no-deps (docs/deploy.md)"
+"${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$ROOT/requirements/mmdeploy.txt" \
+    && "${PIP[@]}" install -q -c "$CONSTRAINTS" --no-deps mmdeploy \
+    || fail "pip install mmdeploy" "check network access to the package index"
+
 step "verifying imports"
 verify || fail "import check" "run 'rm -rf $VENV' and 'make setup' again; if mmcv.ops fails, delete the cached wheel build_mmcv.py names"
 

@@ -16,6 +16,8 @@ WRAPPER = 'rbonn_det/engine/optim_wrapper.py'
 EQUIVALENCE = 'tests/test_rbo_optim.py::test_mmengine_training_equals_released_loop'
 RECURRENT_UNIT = 'tests/test_binary_ops.py::test_recurrent_step_and_u_gradient'
 OWN = 'tests/test_own_data.py::'
+MMDEPLOY = 'tests/test_mmdeploy.py::'
+EXT = 'rbonn_det/deploy/mmdeploy_ext.py'
 TOY_TRAINING = 'tests/test_toy_training.py::test_short_training_detects_and_beats_untrained'
 
 MUTATIONS = [
@@ -320,6 +322,36 @@ MUTATIONS = [
                  'test_pipeline = {{_base_.toy_test_pipeline}}\n', '')],
          probes=[['tests/test_configs.py::test_toy_configs_top_level_variables_are_what_the_'
                   'loaders_use[configs/toy/rbonn_faster_rcnn_toy.py]']]),
+    # ---------------------------------------------- whole detectors through mmdeploy
+    dict(name='mmdeploy-no-conv-rewriter',
+         bug='mmdeploy exports the 1-bit convs in their traced plain-op form, no Sign -> Conv',
+         edits=[(EXT, "@MODULE_REWRITER.register_rewrite_module('rbonn_det.binary.conv.BinaryConv2d',\n"
+                      "                                         backend='default')\n", '')],
+         probes=[[MMDEPLOY + 'test_whole_faster_rcnn_exports_in_standard_onnx_with_sign_conv_scale']]),
+    dict(name='onnx-sign-of-zero', fast=True,
+         bug='the exported sign maps an activation of exactly 0 to 0 (ONNX Sign), not +1',
+         edits=[('rbonn_det/deploy/onnx_export.py', 'x = torch.sign(torch.sign(x) + 0.5)',
+                 'x = torch.sign(x)')],
+         probes=[['tests/test_onnx_export.py::test_sign_conv_scale_binarizes_zero_as_plus_one']]),
+    dict(name='mmdeploy-rpn-one-nms',
+         bug="the exported RPN runs one NMS over all FPN levels (mmdeploy's rule, not mmdet's)",
+         edits=[(EXT, 'own = nn.functional.one_hot(level, len(cls_scores)).to(scores.dtype)',
+                 'own = torch.ones_like(scores).unsqueeze(-1)')],
+         probes=[[MMDEPLOY + 'test_rpn_rewriter_gives_mmdets_proposals']]),
+    dict(name='mmdeploy-ssd-drops-last-class',
+         bug="the exported SSD never ranks the last class's anchors (mmdeploy's double background cut)",
+         edits=[(EXT, 'score.softmax(-1)[..., :classes]', 'score.softmax(-1)[..., :classes - 1]')],
+         probes=[[MMDEPLOY + 'test_ssd300_exports_and_detects_as_pytorch']]),
+    dict(name='mmdeploy-dynamo-exporter', fast=True,
+         bug="mmdeploy's export takes torch 2.13's dynamo exporter (No module named 'onnxscript')",
+         edits=[(EXT, 'kwargs.update(onnx_export_kwargs(ctx.origin_func))', 'pass')],
+         probes=[[MMDEPLOY + 'test_export_rewriter_selects_the_torchscript_exporter']]),
+    dict(name='traced-conv-drops-binary-weight',
+         bug='get_flops / torch.jit.trace see a 1-bit conv as an identity (wrong counts)',
+         edits=[(CONV, "        return self._conv_forward(self.input_quantizer(x), weight, self.bias)\n",
+                 "        return x\n")],
+         probes=[['tests/test_get_flops.py::test_get_flops_counts_a_1bit_detector_as_its_real_twin'],
+                 ['tests/test_binary_ops.py::test_traced_1bit_conv_is_its_inference_form']]),
     dict(name='matrix-row-undocumented', fast=True,
          bug='a support-matrix row that docs/install.md does not list',
          edits=[('tools/install/compat_matrix.txt', '\npy3.10-torch2.1.2 ',
