@@ -32,6 +32,7 @@ setup(
         'deploy': requirements('deploy'),  # ONNX export (tools/deploy/export_onnx.py)
         # whole detectors through mmdeploy; then `pip install --no-deps mmdeploy==1.3.1`
         'mmdeploy': requirements('mmdeploy'),
+        'analysis': requirements('analysis'),  # log plots, TensorBoard (docs/ecosystem.md)
         'tests': requirements('tests'),
     },
 )

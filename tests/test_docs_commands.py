@@ -30,13 +30,15 @@ from rbonn_det.datasets import make_toy_dataset
 from rbonn_det.apis import pack_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
+# mmdet's own tools, as docs/ecosystem.md's $MMDET names them
+MMDET = str(Path(__import__('mmdet').__file__).parent / '.mim' / 'tools')
 DOCS = [ROOT / 'README.md', *sorted((ROOT / 'docs').glob('*.md'))]
 STARTS = ('python', 'bash', 'make', 'torchrun', 'srun', 'pip')
 PLACEHOLDERS = {
     'CONFIG': 'configs/toy/rbonn_faster_rcnn_toy.py', 'CKPT': 'work_dirs/demo/epoch_3.pth',
     'CHECKPOINT': 'work_dirs/demo/epoch_3.pth', 'SRC': 'src.pth', 'DST': 'dst.pth', 'DIR': 'out_dir',
     'D': 'out_dir', 'WORK_DIR': 'work_dir', 'S': '0', 'N': '2', 'M': '1', 'H': '64', 'W': '64',
-    'PARTITION': 'gpu', 'k=v': 'randomness.seed=0',
+    'PARTITION': 'gpu', 'k=v': 'randomness.seed=0', 'TIMESTAMP': '20261208_000000',
 }
 # run as written, in the toy workspace (the rest is parsed and built)
 RUN = {
@@ -57,6 +59,12 @@ RUN = {
     'configs/toy/rbonn_faster_rcnn_toy.py packed.pth --work-dir work_dirs/ort',
     'python tools/deploy/mmdeploy_test.py configs/deploy/detection_onnxruntime_dynamic.py '
     'configs/toy/rbonn_faster_rcnn_toy.py --model work_dirs/ort/end2end.onnx',
+    # mmdet's own tools on our configs (docs/ecosystem.md)
+    f'python {MMDET}/misc/print_config.py configs/toy/rbonn_faster_rcnn_toy.py',
+    f'python {MMDET}/analysis_tools/browse_dataset.py configs/toy/rbonn_faster_rcnn_toy.py '
+    '--not-show --output-dir work_dirs/browse',
+    f'python {MMDET}/analysis_tools/get_flops.py configs/toy/rbonn_faster_rcnn_toy.py '
+    '--num-images 1',
 }
 # run in the toy workspace with these flags appended (argparse keeps a repeated flag's last
 # value): the documented command's code path at tiny sizes / one step
@@ -90,6 +98,8 @@ PARSE_ONLY = [
     (r'configs/custom/|work_dirs/faster_rcnn_(voc|coco)_style', 'run as written (one epoch) by '
                                                                'test_own_data.py, on own data in '
                                                                'both layouts'),
+    (r'analyze_logs\.py', 'needs a log of a training: run by test_stats_hook.py on one our '
+                         'training wrote'),
     (r'tools/(train|test)\.py', 'a training or test on a real data set, or a usage line (the '
                                 'shipped configs through both tools: test_user_journeys.py; '
                                 'resume: test_resume.py; the toy detectors: test_toy_training.py, '
@@ -126,7 +136,7 @@ def fill(command):
     """The command with VAR= prefixes, [ ] and `...` removed and placeholders filled."""
     text = command.replace('[', ' ').replace(']', ' ')
     words = []
-    for word in shlex.split(text):
+    for word in shlex.split(text.replace('$MMDET', MMDET)):
         if re.fullmatch(r'[A-Z_]+=\S+', word) and not words or word in ('...', 'flags'):
             continue
         if word in ('train.py', 'test.py'):  # "[train.py flags]"
@@ -256,6 +266,11 @@ def test_documented_command(doc, command, workspace):
         return
     if words[0] == 'bash' and words[1].endswith('.sh') and words[1] not in WRAPPERS:
         check_shell_tool(doc, command, words)
+        return
+    if words[1].startswith(MMDET):  # one of mmdet's own tools, not run
+        assert Path(words[1]).is_file(), f'{doc}: {command}: mmdet has no such tool'
+        assert parse_only_reason(' '.join(words)), f'{doc}: {command}: run it (RUN) or say ' \
+            'why not (PARSE_ONLY)'
         return
     tool = python_tool(words)
     assert tool, f'{doc}: {command!r} starts no tool under tools/'

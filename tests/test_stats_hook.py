@@ -71,7 +71,6 @@ def test_mmdets_analyze_logs_plots_the_loss_and_the_rbo_statistics(tmp_path):
     import subprocess
     import sys
     from pathlib import Path
-    from unittest import mock
 
     import mmdet
     runner = make_runner(tmp_path, max_epochs=1, custom_hooks=[dict(type='RBOStatsHook')])
@@ -80,19 +79,16 @@ def test_mmdets_analyze_logs_plots_the_loss_and_the_rbo_statistics(tmp_path):
     tool = Path(mmdet.__file__).parent / '.mim' / 'tools' / 'analysis_tools' / 'analyze_logs.py'
     spec = importlib.util.spec_from_file_location('mmdet_analyze_logs', tool)
     module = importlib.util.module_from_spec(spec)
-    has_seaborn = importlib.util.find_spec('seaborn') is not None
-    with mock.patch.dict(sys.modules, {} if has_seaborn else {'seaborn': mock.MagicMock()}):
-        spec.loader.exec_module(module)  # the plots need seaborn; its log reader does not
+    # seaborn: the [analysis] extra, which make setup installs (docs/ecosystem.md)
+    spec.loader.exec_module(module)
     parsed = module.load_json_logs([str(scalars)])[0]
     values = {key: [v for epoch in parsed.values() for v in epoch.get(key, [])]
               for key in ('loss', 'rbo_alpha_mean', 'rbo_u_mean', 'rbo_backtracked_frac')}
     assert all(len(v) == 4 for v in values.values()), values  # every iteration's line
     hub = runner.message_hub.get_scalar('train/rbo_alpha_mean')
     assert values['rbo_alpha_mean'] == pytest.approx(list(hub.data[0]))
-    if has_seaborn:  # not one of our requirements (mmdet's optional one for plotting)
-        out = tmp_path / 'curves.png'
-        proc = subprocess.run([sys.executable, str(tool), 'plot_curve', str(scalars), '--keys',
-                               'loss', 'rbo_alpha_mean', '--out', str(out)],
-                              capture_output=True, text=True,
-                              env={**os.environ, 'MPLBACKEND': 'Agg'})
-        assert proc.returncode == 0 and out.stat().st_size > 0, proc.stderr[-2000:]
+    out = tmp_path / 'curves.png'
+    proc = subprocess.run([sys.executable, str(tool), 'plot_curve', str(scalars), '--keys',
+                           'loss', 'rbo_alpha_mean', '--out', str(out)],
+                          capture_output=True, text=True, env={**os.environ, 'MPLBACKEND': 'Agg'})
+    assert proc.returncode == 0 and out.stat().st_size > 0, proc.stderr[-2000:]

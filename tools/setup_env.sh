@@ -109,6 +109,10 @@ step "mmdeploy 1.3.1: the [mmdeploy] extra's dependencies, then mmdeploy --no-de
     && "${PIP[@]}" install -q -c "$CONSTRAINTS" --no-deps mmdeploy \
     || fail "pip install mmdeploy" "check network access to the package index"
 
+step "the [analysis] extra: seaborn, tensorboard (docs/ecosystem.md)"
+"${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$ROOT/requirements/analysis.txt" \
+    || fail "pip install seaborn tensorboard" "check network access to the package index"
+
 step "verifying imports"
 verify || fail "import check" "run 'rm -rf $VENV' and 'make setup' again; if mmcv.ops fails, delete the cached wheel build_mmcv.py names"
 
