@@ -78,6 +78,8 @@ QUICK = {
     'tools/analysis/benchmark_eval.py': ['--steps', '1', '--warmup', '0', '--detector', 'toy'],
     'tools/analysis/complexity.py': [],
     'tools/analysis/param_report.py': [],
+    'tools/analysis/benchmark_deploy.py': ['--images', '1', '--steps', '1', '--warmup', '0',
+                                           '--thread-counts', '1'],
     'tools/deploy/pack.py': [],
     'tools/deploy/export_onnx.py': [],
     'tools/analysis/toy_benchmark.py': [],  # --list-methods (the rest: PARSE_ONLY)

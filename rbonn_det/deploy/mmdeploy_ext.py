@@ -5,8 +5,9 @@ Importing this module registers, through mmdeploy's own extension points:
 * a module rewriter for every 1-bit conv (:class:`~rbonn_det.binary.BinaryConv2d` and
   its subclasses, :class:`~rbonn_det.deploy.PackedBinaryConv2d`): during export each is
   replaced by :class:`~rbonn_det.deploy.onnx_export.SignConvScale`, which ONNX records
-  as ``Sign -> Conv(weights +-1) -> Mul(per-channel scale) [-> Add(bias)]`` (no ``Sign``
-  for a weights-only 1-bit conv). Trained and packed checkpoints give the same graph.
+  as ``Sign(Sign(x) + 0.5) -> Conv(weights +-1) -> Mul(per-channel scale) [-> Add(bias)]``
+  (sign(0) = +1; no sign for a weights-only 1-bit conv). Trained and packed checkpoints
+  give the same graph.
 * a function rewriter for our RPN head's ``predict_by_feat``: mmdeploy's rewriter of
   mmdet's RPNHead runs one NMS over the proposals of all FPN levels together and drops
   proposals scoring below the deploy config's ``score_threshold``, where mmdet runs
@@ -17,7 +18,8 @@ Importing this module registers, through mmdeploy's own extension points:
   mmdet's dense heads drops the background column of a softmax head twice when it
   picks the ``nms_pre`` best anchors per level, so the last foreground class never
   makes an anchor a candidate, and it ranks anchors where mmdet ranks (anchor, class)
-  pairs above ``score_thr``. Ours keeps mmdet's rule.
+  pairs above ``score_thr``. Ours keeps mmdet's rule (stock mmdet SSD exported by
+  mmdeploy 1.3.1 has the same loss; ours is registered for our head only).
 * a function rewriter for ``torch.onnx.export``: the TorchScript exporter
   (``dynamo=False``). torch 2.9+ defaults to the dynamo exporter, which needs
   onnxscript and runs none of mmdeploy's symbolic rewriters; mmdeploy 1.3.1 calls
