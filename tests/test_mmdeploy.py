@@ -211,3 +211,31 @@ def test_tools_say_how_to_install_mmdeploy_when_it_is_missing():
     assert proc.stderr.strip().splitlines()[-1] == (
         'mmdeploy_export.py: error: mmdeploy not installed; pip install -e .[mmdeploy] '
         '(docs/deploy.md: installs mmdeploy without its pins)')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config', ['configs/rbonn_faster_rcnn_voc.py',
+                                    'configs/rbonn_ssd300_coco.py'])
+def test_shipped_config_exports_whole_and_detects_as_pytorch(config, tmp_path):
+    """A shipped config (VOC Faster R-CNN at 1000 x 600, SSD300) through mmdeploy, random
+    weights (the pretrained backbone file is the user's): standard operators, every
+    detection as PyTorch's in the exported arithmetic."""
+    deploy_cfg, model_cfg = configs(str(ROOT / config))
+    model_cfg.model.backbone.pop('init_cfg', None)
+    torch.manual_seed(0)
+    model = trained_like(build_model(model_cfg))
+    size = (300, 300)
+    if 'faster' in config:  # 1000 x 600 is padded to 1024 x 608; mmdeploy's graph clips
+        size = (576, 1024)  # boxes to the padded input: a size the pipeline keeps unpadded
+        next(t for t in model_cfg.test_pipeline if t.type == 'Resize').scale = (1024, 576)
+    result = mmdeploy_ext.export_end2end(deploy_cfg, model_cfg, model, image(0, size),
+                                         str(tmp_path))
+    assert not [op for op in result['ops'] if '::' in op], result['ops']
+    assert result['sign_conv_pairs'] > 20
+    backend = mmdeploy_ext.build_backend_detector(deploy_cfg, model_cfg, result['onnx'],
+                                                  graph_optimizations=False)
+    to_exportable(model)
+    data, _ = mmdeploy_ext.task_processor(deploy_cfg, model_cfg).create_input(image(1, size))
+    report = mmdeploy_ext.compare_detections(model, backend, data, min_score=0.0)
+    assert report['torch'] > 10 and report['backend'] == report['torch'], report
+    assert report['matched'] == report['torch'] and report['max_score_diff'] < 1e-4, report

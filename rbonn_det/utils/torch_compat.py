@@ -32,7 +32,7 @@ def is_tracing() -> bool:
 def tracing_paused():
     """Run a block unrecorded by ``torch.jit.trace``: what it computes enters the trace
     as constants. torch's own tracer pauses itself so (``torch._C._get_tracing_state``
-    / ``_set_tracing_state``, private but unchanged from torch 1.x to 2.14)."""
+    / ``_set_tracing_state``: private; tested on torch 2.1 and 2.13)."""
     state = torch._C._get_tracing_state()
     torch._C._set_tracing_state(None)
     try:
