@@ -17,7 +17,8 @@ from rbonn_det.engine import RBOOptimWrapper
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'configs').rglob('*.py')
-                 if '_base_' not in p.parts)
+                 if '_base_' not in p.parts
+                 and 'deploy' not in p.parts)  # configs/deploy: mmdeploy's, no model
 
 
 def build(cfg_path):

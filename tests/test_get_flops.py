@@ -44,7 +44,9 @@ def get_flops(workspace, config):
     return float(flops[1])
 
 
-@pytest.mark.parametrize('config', list(TWINS))
+# CI: the Faster R-CNN pair; the SSD pair with the slow runs
+@pytest.mark.parametrize('config', [c if 'faster' in c else pytest.param(c, marks=pytest.mark.slow)
+                                    for c in TWINS])
 def test_get_flops_counts_a_1bit_detector_as_its_real_twin(workspace, config):
     flops = get_flops(workspace, config)
     assert flops > 10  # a whole detector at its test scale: tens of GFLOPs
