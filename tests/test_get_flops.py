@@ -39,9 +39,9 @@ def get_flops(workspace, config):
                           cwd=workspace, capture_output=True, text=True)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and 'Traceback' not in out, out[-3000:]
-    flops = re.search(r'^Flops: ([0-9.]+)G', out, re.M)
+    flops = re.search(r'^Flops: ([0-9.]+)([MGT])', out, re.M)  # mmengine picks the unit
     assert flops, out[-2000:]
-    return float(flops[1])
+    return float(flops[1]) * {'M': 1e-3, 'G': 1.0, 'T': 1e3}[flops[2]]  # in G
 
 
 # CI: the Faster R-CNN pair; the SSD pair with the slow runs
