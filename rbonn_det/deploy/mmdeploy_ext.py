@@ -98,6 +98,28 @@ def _proposals_by_level(head, cls_scores, bbox_preds, img_shape, nms_pre: int):
     return torch.cat(boxes, 1), torch.cat(scores, 1), torch.cat(levels)
 
 
+def _group_columns(scores, group, groups: int):
+    """(B, N, groups) scores: each candidate's score in its group's column, -1 (below any
+    threshold >= 0, so never kept) in the others."""
+    own = nn.functional.one_hot(group, groups).to(scores.dtype)
+    return scores.unsqueeze(-1) * own + (own - 1)
+
+
+def _nms_per_group(boxes, scores, group, groups: int, cfg, score_thr: float):
+    """mmdet's ``batched_nms`` (NMS within each group: FPN level, class) as mmdeploy's
+    multi-class NMS over :func:`_group_columns`; the best ``cfg.max_per_img`` kept.
+
+    Returns:
+        tuple: ``dets`` (B, K, 5: box, score) and the group of each.
+    """
+    from mmdeploy.mmcv.ops import multiclass_nms
+    keep = cfg.max_per_img
+    return multiclass_nms(boxes, _group_columns(scores, group, groups),
+                          max_output_boxes_per_class=keep,
+                          iou_threshold=cfg.nms.iou_threshold, score_threshold=score_thr,
+                          pre_top_k=-1, keep_top_k=keep, nms_type=cfg.nms.get('type', 'nms'))
+
+
 @FUNCTION_REWRITER.register_rewriter(
     'rbonn_det.models.dense_heads.binary_rpn_head.BinaryRPNHead.predict_by_feat',
     backend='default')
@@ -111,7 +133,6 @@ def binary_rpn_head__predict_by_feat(self, cls_scores, bbox_preds, score_factors
     Returns:
         tuple: ``dets`` (B, max_per_img, 5: box, score) and the level of each box.
     """
-    from mmdeploy.mmcv.ops import multiclass_nms
     cfg = self.test_cfg if cfg is None else cfg
     boxes, scores, level = _proposals_by_level(
         self, cls_scores, bbox_preds, batch_img_metas[0]['img_shape'], cfg.get('nms_pre', -1))
@@ -121,15 +142,8 @@ def binary_rpn_head__predict_by_feat(self, cls_scores, bbox_preds, score_factors
         size = cfg.min_bbox_size
         valid = ((boxes[..., 2] - boxes[..., 0]) > size) & ((boxes[..., 3] - boxes[..., 1]) > size)
         scores = torch.where(valid, scores, scores.new_tensor(-1.0))
-    # NMS per level as a multi-class NMS: a box scores in its level's column and -1
-    # (below the threshold 0, so never kept) in the others
-    own = nn.functional.one_hot(level, len(cls_scores)).to(scores.dtype)  # (N, levels)
-    level_scores = scores.unsqueeze(-1) * own + (own - 1)
-    keep = cfg.get('max_per_img', 1000)
-    return multiclass_nms(boxes, level_scores, max_output_boxes_per_class=keep,
-                          iou_threshold=cfg.nms.get('iou_threshold', 0.7),
-                          score_threshold=0.0, pre_top_k=-1, keep_top_k=keep,
-                          nms_type=cfg.nms.get('type', 'nms'))
+    # NMS per level, no score threshold (scores are > 0; dropped boxes are -1)
+    return _nms_per_group(boxes, scores, level, len(cls_scores), cfg, score_thr=0.0)
 
 
 @FUNCTION_REWRITER.register_rewriter(
@@ -145,7 +159,6 @@ def patched_ssd_head__predict_by_feat(self, cls_scores, bbox_preds, score_factor
     Returns:
         tuple: ``dets`` (B, max_per_img, 5: box, score) and ``labels``.
     """
-    from mmdeploy.mmcv.ops import multiclass_nms
     cfg = self.test_cfg if cfg is None else cfg
     batch, classes = cls_scores[0].shape[0], self.num_classes
     score_thr, nms_pre = cfg.get('score_thr', 0.0), cfg.get('nms_pre', -1)
@@ -170,16 +183,9 @@ def patched_ssd_head__predict_by_feat(self, cls_scores, bbox_preds, score_factor
         scores.append(pair)
         labels.append(index - anchor * classes)
     boxes, scores, labels = torch.cat(boxes, 1), torch.cat(scores, 1), torch.cat(labels, 1)
-    # each candidate scores in its own class's column, -1 (never kept) in the others
-    own = nn.functional.one_hot(labels, classes).to(scores.dtype)
-    class_scores = scores.unsqueeze(-1) * own + (own - 1)
     if not with_nms:
-        return boxes, class_scores
-    keep = cfg.get('max_per_img', 100)
-    return multiclass_nms(boxes, class_scores, max_output_boxes_per_class=keep,
-                          iou_threshold=cfg.nms.get('iou_threshold', 0.45),
-                          score_threshold=score_thr, pre_top_k=-1, keep_top_k=keep,
-                          nms_type=cfg.nms.get('type', 'nms'))
+        return boxes, _group_columns(scores, labels, classes)
+    return _nms_per_group(boxes, scores, labels, classes, cfg, score_thr)
 
 
 def _cast_long(g, input, non_blocking):
